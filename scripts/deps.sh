@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what building, running and testing WorkLink needs on Debian 12 (bookworm).
+# One list for the quickstart, the tests and CI.
+set -euo pipefail
+PKGS=(
+  build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
+  libssl-dev libuv1-dev libnghttp2-dev libjansson-dev libhiredis-dev libpcre2-dev
+  libxml2-dev libxmlsec1-dev xmlsec1 zlib1g-dev libcmocka-dev
+  redis-server openssl curl nghttp2-client awscli python3 python3-boto3 python3-redis
+  python3-cryptography
+)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
