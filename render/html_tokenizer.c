@@ -1,0 +1,1578 @@
+/* html_tokenizer.c - streaming WHATWG HTML tokenizer (see html_tokenizer.h).
+ *
+ * One state per WHATWG tokenizer state. step() consumes one preprocessed character (CR and CR LF
+ * already turned into LF by rnd_tok_feed) or EOF; "reconsume" is a jump back into the switch.
+ * Runs of characters that cannot change the state (text, attribute values, comments) are found
+ * with a per-state lookup table and delivered as one event, which is where the speed comes from.
+ * Look-ahead ("--", "DOCTYPE", "[CDATA[", "PUBLIC", "SYSTEM") and character references keep at
+ * most a few dozen bytes between calls, so any split of the input gives the same events. */
+#include "html_tokenizer.h"
+
+#include "entities.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define C_EOF (-1)
+
+enum st {
+    S_DATA,
+    S_RCDATA,
+    S_RAWTEXT,
+    S_SCRIPT,
+    S_PLAINTEXT,
+    S_CDATA,
+    S_CDATA_BRACKET,
+    S_CDATA_END,
+    S_TAG_OPEN,
+    S_END_TAG_OPEN,
+    S_TAG_NAME,
+    S_RCDATA_LT,
+    S_RCDATA_END_OPEN,
+    S_RCDATA_END_NAME,
+    S_RAWTEXT_LT,
+    S_RAWTEXT_END_OPEN,
+    S_RAWTEXT_END_NAME,
+    S_SCRIPT_LT,
+    S_SCRIPT_END_OPEN,
+    S_SCRIPT_END_NAME,
+    S_SCRIPT_ESC_START,
+    S_SCRIPT_ESC_START_DASH,
+    S_SCRIPT_ESC,
+    S_SCRIPT_ESC_DASH,
+    S_SCRIPT_ESC_DASH_DASH,
+    S_SCRIPT_ESC_LT,
+    S_SCRIPT_ESC_END_OPEN,
+    S_SCRIPT_ESC_END_NAME,
+    S_SCRIPT_DESC_START,
+    S_SCRIPT_DESC,
+    S_SCRIPT_DESC_DASH,
+    S_SCRIPT_DESC_DASH_DASH,
+    S_SCRIPT_DESC_LT,
+    S_SCRIPT_DESC_END,
+    S_BEFORE_ATTR_NAME,
+    S_ATTR_NAME,
+    S_AFTER_ATTR_NAME,
+    S_BEFORE_ATTR_VALUE,
+    S_ATTR_VALUE_DQ,
+    S_ATTR_VALUE_SQ,
+    S_ATTR_VALUE_UQ,
+    S_AFTER_ATTR_VALUE_Q,
+    S_SELF_CLOSING,
+    S_BOGUS_COMMENT,
+    S_MARKUP_DECL,
+    S_COMMENT_START,
+    S_COMMENT_START_DASH,
+    S_COMMENT,
+    S_COMMENT_LT,
+    S_COMMENT_LT_BANG,
+    S_COMMENT_LT_BANG_DASH,
+    S_COMMENT_LT_BANG_DASH_DASH,
+    S_COMMENT_END_DASH,
+    S_COMMENT_END,
+    S_COMMENT_END_BANG,
+    S_DOCTYPE,
+    S_BEFORE_DOCTYPE_NAME,
+    S_DOCTYPE_NAME,
+    S_AFTER_DOCTYPE_NAME,
+    S_AFTER_DOCTYPE_NAME_KW,
+    S_AFTER_PUBLIC_KW,
+    S_BEFORE_PUBLIC_ID,
+    S_PUBLIC_ID_DQ,
+    S_PUBLIC_ID_SQ,
+    S_AFTER_PUBLIC_ID,
+    S_BETWEEN_PUBLIC_SYSTEM,
+    S_AFTER_SYSTEM_KW,
+    S_BEFORE_SYSTEM_ID,
+    S_SYSTEM_ID_DQ,
+    S_SYSTEM_ID_SQ,
+    S_AFTER_SYSTEM_ID,
+    S_BOGUS_DOCTYPE,
+    S_CHARREF,
+    S_NAMED_REF,
+    S_NUMERIC_REF,
+    S_HEX_START,
+    S_DEC_START,
+    S_HEX,
+    S_DEC,
+};
+
+struct rnd_tok {
+    rnd_tok_cb cb;
+    void *ud;
+    uint64_t pos; /* raw offset of the next byte rnd_tok_feed will see */
+    uint8_t state, ret_state;
+    uint8_t skip_lf, foreign, finished;
+    /* current tag */
+    char tag[RND_TOK_NAME_MAX];
+    size_t tag_len;
+    uint64_t lt_raw;
+    unsigned tag_trunc : 1, end_tag : 1, self_closing : 1;
+    /* current attribute name */
+    char attr[RND_TOK_NAME_MAX];
+    size_t attr_len;
+    uint64_t attr_raw;
+    unsigned attr_trunc : 1;
+    /* names of the tag's attributes so far: [len][bytes]... */
+    unsigned char attrset[RND_TOK_ATTRSET_MAX];
+    size_t attrset_len;
+    /* last start tag name, for the appropriate end tag check */
+    char last[RND_TOK_NAME_MAX];
+    size_t last_len;
+    /* temporary buffer (end tag names in RCDATA/RAWTEXT/script, "script" double escapes) */
+    char tmp[RND_TOK_NAME_MAX + 8];
+    size_t tmp_len;
+    /* look-ahead for "--", "DOCTYPE", "[CDATA[", "PUBLIC", "SYSTEM" */
+    char la[8];
+    uint8_t la_len;
+    /* character reference */
+    char ref[40];
+    uint8_t ref_len;
+    uint8_t ref_match_len;
+    int ref_match;
+    unsigned ref_lo, ref_hi;
+    uint32_t code;
+    /* DOCTYPE */
+    char dt_name[RND_TOK_DOCTYPE_MAX], dt_pub[RND_TOK_DOCTYPE_MAX], dt_sys[RND_TOK_DOCTYPE_MAX];
+    size_t dt_name_len, dt_pub_len, dt_sys_len;
+    unsigned dt_has_name : 1, dt_has_pub : 1, dt_has_sys : 1, dt_fq : 1;
+};
+
+static const char FFFD[3] = {'\xEF', '\xBF', '\xBD'};
+
+/* Bytes that end a fast run, per state family. */
+static const uint8_t sp_data[256] = {[0] = 1, ['\r'] = 1, ['<'] = 1, ['&'] = 1};
+static const uint8_t sp_raw[256] = {[0] = 1, ['\r'] = 1, ['<'] = 1};
+static const uint8_t sp_plain[256] = {[0] = 1, ['\r'] = 1};
+static const uint8_t sp_dq[256] = {[0] = 1, ['\r'] = 1, ['"'] = 1, ['&'] = 1};
+static const uint8_t sp_sq[256] = {[0] = 1, ['\r'] = 1, ['\''] = 1, ['&'] = 1};
+static const uint8_t sp_uq[256] = {
+    [0] = 1, ['\r'] = 1, ['\t'] = 1, ['\n'] = 1, ['\f'] = 1, [' '] = 1, ['&'] = 1, ['>'] = 1};
+static const uint8_t sp_comment[256] = {[0] = 1, ['\r'] = 1, ['<'] = 1, ['-'] = 1};
+static const uint8_t sp_bogus[256] = {[0] = 1, ['\r'] = 1, ['>'] = 1};
+static const uint8_t sp_esc[256] = {[0] = 1, ['\r'] = 1, ['<'] = 1, ['-'] = 1};
+static const uint8_t sp_cdata[256] = {[0] = 1, ['\r'] = 1, [']'] = 1};
+
+static int is_ws(int c)
+{
+    return c == '\t' || c == '\n' || c == '\f' || c == ' ';
+}
+
+static int is_upper(int c)
+{
+    return c >= 'A' && c <= 'Z';
+}
+
+static int is_alpha(int c)
+{
+    return (c >= 'a' && c <= 'z') || is_upper(c);
+}
+
+static int is_digit(int c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static int is_alnum(int c)
+{
+    return is_alpha(c) || is_digit(c);
+}
+
+static int hex_val(int c)
+{
+    if (is_digit(c))
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static int lower(int c)
+{
+    return is_upper(c) ? c + 32 : c;
+}
+
+/* ---- event helpers ---- */
+
+static void ev_simple(struct rnd_tok *t, enum rnd_tok_event_kind kind, const char *p, size_t n,
+                      uint64_t raw)
+{
+    struct rnd_tok_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = kind;
+    ev.data = p;
+    ev.len = n;
+    ev.raw = raw;
+    t->cb(t->ud, &ev);
+}
+
+static void text(struct rnd_tok *t, const char *p, size_t n)
+{
+    if (n)
+        ev_simple(t, RND_EV_TEXT, p, n, 0);
+}
+
+static void text_c(struct rnd_tok *t, int c)
+{
+    char b = (char)c;
+    text(t, &b, 1);
+}
+
+static void comment(struct rnd_tok *t, const char *p, size_t n)
+{
+    if (n)
+        ev_simple(t, RND_EV_COMMENT, p, n, 0);
+}
+
+static void comment_c(struct rnd_tok *t, int c)
+{
+    char b = (char)c;
+    comment(t, &b, 1);
+}
+
+static void comment_start(struct rnd_tok *t, uint64_t raw)
+{
+    ev_simple(t, RND_EV_COMMENT_START, NULL, 0, raw);
+}
+
+static void comment_end(struct rnd_tok *t, uint64_t raw)
+{
+    ev_simple(t, RND_EV_COMMENT_END, NULL, 0, raw);
+}
+
+static void value(struct rnd_tok *t, const char *p, size_t n)
+{
+    if (n)
+        ev_simple(t, RND_EV_ATTR_VALUE, p, n, 0);
+}
+
+static int ret_in_attr(const struct rnd_tok *t)
+{
+    return t->ret_state == S_ATTR_VALUE_DQ || t->ret_state == S_ATTR_VALUE_SQ ||
+           t->ret_state == S_ATTR_VALUE_UQ;
+}
+
+/* Characters produced by a character reference go to the value or the text. */
+static void ref_out(struct rnd_tok *t, const char *p, size_t n)
+{
+    if (ret_in_attr(t))
+        value(t, p, n);
+    else
+        text(t, p, n);
+}
+
+static void name_add(char *buf, size_t *len, int c)
+{
+    if (*len < RND_TOK_NAME_MAX)
+        buf[*len] = (char)c;
+    (*len)++;
+}
+
+static void name_add_fffd(char *buf, size_t *len)
+{
+    for (int i = 0; i < 3; i++)
+        name_add(buf, len, (unsigned char)FFFD[i]);
+}
+
+static void dt_add(char *buf, size_t *len, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (*len < RND_TOK_DOCTYPE_MAX)
+            buf[*len] = p[i];
+        (*len)++;
+    }
+}
+
+static size_t capped(size_t len, size_t max)
+{
+    return len < max ? len : max;
+}
+
+/* ---- tags ---- */
+
+static void tag_new(struct rnd_tok *t, int end)
+{
+    t->tag_len = 0;
+    t->end_tag = (unsigned)end;
+    t->self_closing = 0;
+    t->attrset_len = 0;
+    t->attr_len = 0;
+}
+
+static void tag_start_ev(struct rnd_tok *t)
+{
+    struct rnd_tok_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = RND_EV_TAG_START;
+    ev.data = t->tag;
+    ev.len = capped(t->tag_len, RND_TOK_NAME_MAX);
+    ev.truncated = t->tag_len > RND_TOK_NAME_MAX;
+    ev.end_tag = t->end_tag;
+    ev.raw = t->lt_raw;
+    t->cb(t->ud, &ev);
+}
+
+/* Emits the tag. The state is set to DATA before the callback so that the callback may switch
+ * it (script, style, title...). */
+static void tag_emit(struct rnd_tok *t, uint64_t raw_after)
+{
+    struct rnd_tok_event ev;
+    t->state = S_DATA;
+    if (!t->end_tag) {
+        size_t n = capped(t->tag_len, RND_TOK_NAME_MAX);
+        memcpy(t->last, t->tag, n);
+        t->last_len = t->tag_len > RND_TOK_NAME_MAX ? 0 : n;
+    }
+    memset(&ev, 0, sizeof ev);
+    ev.kind = RND_EV_TAG_END;
+    ev.end_tag = t->end_tag;
+    ev.self_closing = t->self_closing;
+    ev.raw = raw_after;
+    ev.data = t->tag;
+    ev.len = capped(t->tag_len, RND_TOK_NAME_MAX);
+    t->cb(t->ud, &ev);
+}
+
+static void tag_abort(struct rnd_tok *t)
+{
+    ev_simple(t, RND_EV_TAG_ABORT, NULL, 0, 0);
+}
+
+static void attr_begin(struct rnd_tok *t, uint64_t raw)
+{
+    t->attr_len = 0;
+    t->attr_raw = raw;
+}
+
+/* Leaving the attribute name state: check for a duplicate and announce the name. */
+static void attr_name_done(struct rnd_tok *t)
+{
+    size_t n = capped(t->attr_len, RND_TOK_NAME_MAX);
+    int dup = 0;
+    size_t i = 0;
+    while (i < t->attrset_len) {
+        size_t l = t->attrset[i];
+        if (l == n && memcmp(t->attrset + i + 1, t->attr, n) == 0) {
+            dup = 1;
+            break;
+        }
+        i += 1 + l;
+    }
+    if (!dup && n < 256 && t->attrset_len + 1 + n <= sizeof t->attrset) {
+        t->attrset[t->attrset_len] = (unsigned char)n;
+        memcpy(t->attrset + t->attrset_len + 1, t->attr, n);
+        t->attrset_len += 1 + n;
+    }
+    struct rnd_tok_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = RND_EV_ATTR_NAME;
+    ev.data = t->attr;
+    ev.len = n;
+    ev.truncated = t->attr_len > RND_TOK_NAME_MAX;
+    ev.duplicate = (unsigned)dup;
+    ev.raw = t->attr_raw;
+    ev.end_tag = t->end_tag;
+    t->cb(t->ud, &ev);
+}
+
+static void value_start(struct rnd_tok *t, char quote, uint64_t raw)
+{
+    struct rnd_tok_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = RND_EV_ATTR_VALUE_START;
+    ev.quote = quote;
+    ev.raw = raw;
+    t->cb(t->ud, &ev);
+}
+
+static void value_end(struct rnd_tok *t, uint64_t raw)
+{
+    ev_simple(t, RND_EV_ATTR_VALUE_END, NULL, 0, raw);
+}
+
+/* ---- DOCTYPE ---- */
+
+static void dt_new(struct rnd_tok *t)
+{
+    t->dt_name_len = t->dt_pub_len = t->dt_sys_len = 0;
+    t->dt_has_name = t->dt_has_pub = t->dt_has_sys = t->dt_fq = 0;
+}
+
+static void dt_emit(struct rnd_tok *t)
+{
+    struct rnd_tok_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = RND_EV_DOCTYPE;
+    ev.data = t->dt_name;
+    ev.len = capped(t->dt_name_len, RND_TOK_DOCTYPE_MAX);
+    ev.has_name = t->dt_has_name;
+    ev.public_id = t->dt_pub;
+    ev.public_len = capped(t->dt_pub_len, RND_TOK_DOCTYPE_MAX);
+    ev.has_public = t->dt_has_pub;
+    ev.system_id = t->dt_sys;
+    ev.system_len = capped(t->dt_sys_len, RND_TOK_DOCTYPE_MAX);
+    ev.has_system = t->dt_has_sys;
+    ev.force_quirks = t->dt_fq;
+    ev.truncated = t->dt_name_len > RND_TOK_DOCTYPE_MAX || t->dt_pub_len > RND_TOK_DOCTYPE_MAX ||
+                   t->dt_sys_len > RND_TOK_DOCTYPE_MAX;
+    t->state = S_DATA;
+    t->cb(t->ud, &ev);
+}
+
+/* ---- character references ---- */
+
+static void ref_begin(struct rnd_tok *t, uint8_t ret)
+{
+    t->ret_state = ret;
+    t->ref_len = 0;
+    t->ref_match = -1;
+    t->ref_match_len = 0;
+    t->ref_lo = 0;
+    t->ref_hi = rnd_entities_count;
+    t->code = 0;
+}
+
+static int ent_key(unsigned i, unsigned d)
+{
+    const struct rnd_entity *e = &rnd_entities[i];
+    return e->name_len <= d ? -1 : (unsigned char)e->name[d];
+}
+
+/* Narrows the candidate range by one more character; returns 0 when nothing matches. */
+static int ent_narrow(struct rnd_tok *t, int c)
+{
+    unsigned d = t->ref_len, lo = t->ref_lo, hi = t->ref_hi;
+    if (d >= sizeof t->ref - 1)
+        return 0;
+    unsigned a = lo, b = hi;
+    while (a < b) {
+        unsigned m = a + (b - a) / 2;
+        if (ent_key(m, d) < c)
+            a = m + 1;
+        else
+            b = m;
+    }
+    unsigned first = a;
+    b = hi;
+    while (a < b) {
+        unsigned m = a + (b - a) / 2;
+        if (ent_key(m, d) <= c)
+            a = m + 1;
+        else
+            b = m;
+    }
+    if (first == a)
+        return 0;
+    t->ref_lo = first;
+    t->ref_hi = a;
+    t->ref[t->ref_len++] = (char)c;
+    if (rnd_entities[first].name_len == d + 1) {
+        t->ref_match = (int)first;
+        t->ref_match_len = (uint8_t)(d + 1);
+    }
+    return 1;
+}
+
+/* The named reference ended at c (not consumed): emit the match or the raw characters. */
+static void named_resolve(struct rnd_tok *t, int c)
+{
+    if (t->ref_match >= 0) {
+        const struct rnd_entity *e = &rnd_entities[t->ref_match];
+        size_t ml = t->ref_match_len;
+        int next = ml < t->ref_len ? (unsigned char)t->ref[ml] : c;
+        int semi = e->name[e->name_len - 1] == ';';
+        if (ret_in_attr(t) && !semi && (next == '=' || is_alnum(next))) {
+            ref_out(t, "&", 1);
+            ref_out(t, t->ref, t->ref_len);
+        } else {
+            ref_out(t, e->value, e->value_len);
+            ref_out(t, t->ref + ml, t->ref_len - ml);
+        }
+    } else {
+        ref_out(t, "&", 1);
+        ref_out(t, t->ref, t->ref_len);
+    }
+}
+
+static size_t utf8_put(char *out, uint32_t cp)
+{
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xC0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+static const uint16_t c1_table[32] = {
+    0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
+    0x2039, 0x0152, 0x008D, 0x017D, 0x008F, 0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
+    0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178,
+};
+
+static void numeric_end(struct rnd_tok *t)
+{
+    uint32_t cp = t->code;
+    if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        cp = 0xFFFD;
+    else if (cp >= 0x80 && cp <= 0x9F)
+        cp = c1_table[cp - 0x80];
+    char buf[4];
+    size_t n = utf8_put(buf, cp);
+    ref_out(t, buf, n);
+}
+
+/* ---- look-ahead ---- */
+
+static int prefix_ci(const char *s, size_t n, const char *kw)
+{
+    for (size_t i = 0; i < n; i++)
+        if (kw[i] == 0 || lower((unsigned char)s[i]) != lower((unsigned char)kw[i]))
+            return 0;
+    return 1;
+}
+
+static int prefix_cs(const char *s, size_t n, const char *kw)
+{
+    for (size_t i = 0; i < n; i++)
+        if (kw[i] == 0 || s[i] != kw[i])
+            return 0;
+    return 1;
+}
+
+static void step(struct rnd_tok *t, int c, uint64_t raw);
+
+/* Re-processes look-ahead characters (already preprocessed) after a state change, then c. */
+static void replay(struct rnd_tok *t, size_t n, int c, uint64_t raw)
+{
+    char copy[8];
+    memcpy(copy, t->la, n);
+    for (size_t i = 0; i < n; i++)
+        step(t, (unsigned char)copy[i], raw);
+    if (c != C_EOF)
+        return;
+    step(t, c, raw);
+}
+
+/* Appropriate end tag: the end tag name equals the last start tag's. */
+static int appropriate(const struct rnd_tok *t)
+{
+    return t->last_len > 0 && t->tag_len == t->last_len &&
+           memcmp(t->tag, t->last, t->last_len) == 0;
+}
+
+/* Shared body of the three "... end tag name" states. Returns 1 when c was handled. */
+static int end_tag_name(struct rnd_tok *t, int c, uint64_t raw, uint8_t fallback)
+{
+    if (is_ws(c) || c == '/' || c == '>') {
+        if (appropriate(t)) {
+            tag_start_ev(t);
+            if (c == '>')
+                tag_emit(t, raw + 1);
+            else
+                t->state = is_ws(c) ? S_BEFORE_ATTR_NAME : S_SELF_CLOSING;
+            return 1;
+        }
+    } else if (is_alpha(c)) {
+        name_add(t->tag, &t->tag_len, lower(c));
+        if (t->tmp_len < sizeof t->tmp)
+            t->tmp[t->tmp_len] = (char)c;
+        t->tmp_len++;
+        if (t->tag_len > t->last_len) {
+            /* can never be appropriate: flush now (bounded memory), same output */
+            text(t, "</", 2);
+            text(t, t->tmp, capped(t->tmp_len, sizeof t->tmp));
+            t->state = fallback;
+        }
+        return 1;
+    }
+    text(t, "</", 2);
+    text(t, t->tmp, capped(t->tmp_len, sizeof t->tmp));
+    t->state = fallback;
+    return 0;
+}
+
+#define RECONSUME(s)                                                                               \
+    do {                                                                                           \
+        t->state = (s);                                                                            \
+        goto again;                                                                                \
+    } while (0)
+
+static void step(struct rnd_tok *t, int c, uint64_t raw)
+{
+again:
+    switch ((enum st)t->state) {
+    case S_DATA:
+        if (c == '&') {
+            ref_begin(t, S_DATA);
+            t->state = S_CHARREF;
+        } else if (c == '<') {
+            t->lt_raw = raw;
+            t->state = S_TAG_OPEN;
+        } else if (c != C_EOF) {
+            text_c(t, c);
+        }
+        return;
+    case S_RCDATA:
+        if (c == '&') {
+            ref_begin(t, S_RCDATA);
+            t->state = S_CHARREF;
+        } else if (c == '<') {
+            t->lt_raw = raw;
+            t->state = S_RCDATA_LT;
+        } else if (c == 0) {
+            text(t, FFFD, 3);
+        } else if (c != C_EOF) {
+            text_c(t, c);
+        }
+        return;
+    case S_RAWTEXT:
+        if (c == '<') {
+            t->lt_raw = raw;
+            t->state = S_RAWTEXT_LT;
+        } else if (c == 0) {
+            text(t, FFFD, 3);
+        } else if (c != C_EOF) {
+            text_c(t, c);
+        }
+        return;
+    case S_SCRIPT:
+        if (c == '<') {
+            t->lt_raw = raw;
+            t->state = S_SCRIPT_LT;
+        } else if (c == 0) {
+            text(t, FFFD, 3);
+        } else if (c != C_EOF) {
+            text_c(t, c);
+        }
+        return;
+    case S_PLAINTEXT:
+        if (c == 0)
+            text(t, FFFD, 3);
+        else if (c != C_EOF)
+            text_c(t, c);
+        return;
+    case S_CDATA:
+        if (c == ']')
+            t->state = S_CDATA_BRACKET;
+        else if (c != C_EOF)
+            text_c(t, c);
+        return;
+    case S_CDATA_BRACKET:
+        if (c == ']') {
+            t->state = S_CDATA_END;
+            return;
+        }
+        text(t, "]", 1);
+        RECONSUME(S_CDATA);
+    case S_CDATA_END:
+        if (c == ']') {
+            text(t, "]", 1);
+            return;
+        }
+        if (c == '>') {
+            t->state = S_DATA;
+            return;
+        }
+        text(t, "]]", 2);
+        RECONSUME(S_CDATA);
+    case S_TAG_OPEN:
+        if (c == '!') {
+            t->la_len = 0;
+            t->state = S_MARKUP_DECL;
+        } else if (c == '/') {
+            t->state = S_END_TAG_OPEN;
+        } else if (is_alpha(c)) {
+            tag_new(t, 0);
+            RECONSUME(S_TAG_NAME);
+        } else if (c == '?') {
+            comment_start(t, t->lt_raw);
+            RECONSUME(S_BOGUS_COMMENT);
+        } else {
+            text(t, "<", 1);
+            RECONSUME(S_DATA);
+        }
+        return;
+    case S_END_TAG_OPEN:
+        if (is_alpha(c)) {
+            tag_new(t, 1);
+            RECONSUME(S_TAG_NAME);
+        } else if (c == '>') {
+            t->state = S_DATA;
+        } else if (c == C_EOF) {
+            text(t, "</", 2);
+        } else {
+            comment_start(t, t->lt_raw);
+            RECONSUME(S_BOGUS_COMMENT);
+        }
+        return;
+    case S_TAG_NAME:
+        if (is_ws(c)) {
+            tag_start_ev(t);
+            t->state = S_BEFORE_ATTR_NAME;
+        } else if (c == '/') {
+            tag_start_ev(t);
+            t->state = S_SELF_CLOSING;
+        } else if (c == '>') {
+            tag_start_ev(t);
+            tag_emit(t, raw + 1);
+        } else if (c == 0) {
+            name_add_fffd(t->tag, &t->tag_len);
+        } else if (c == C_EOF) {
+            /* eof-in-tag: the tag is dropped; nothing was announced yet */
+        } else {
+            name_add(t->tag, &t->tag_len, lower(c));
+        }
+        return;
+    case S_RCDATA_LT:
+        if (c == '/') {
+            t->tmp_len = 0;
+            t->state = S_RCDATA_END_OPEN;
+            return;
+        }
+        text(t, "<", 1);
+        RECONSUME(S_RCDATA);
+    case S_RCDATA_END_OPEN:
+        if (is_alpha(c)) {
+            tag_new(t, 1);
+            RECONSUME(S_RCDATA_END_NAME);
+        }
+        text(t, "</", 2);
+        RECONSUME(S_RCDATA);
+    case S_RCDATA_END_NAME:
+        if (end_tag_name(t, c, raw, S_RCDATA))
+            return;
+        goto again;
+    case S_RAWTEXT_LT:
+        if (c == '/') {
+            t->tmp_len = 0;
+            t->state = S_RAWTEXT_END_OPEN;
+            return;
+        }
+        text(t, "<", 1);
+        RECONSUME(S_RAWTEXT);
+    case S_RAWTEXT_END_OPEN:
+        if (is_alpha(c)) {
+            tag_new(t, 1);
+            RECONSUME(S_RAWTEXT_END_NAME);
+        }
+        text(t, "</", 2);
+        RECONSUME(S_RAWTEXT);
+    case S_RAWTEXT_END_NAME:
+        if (end_tag_name(t, c, raw, S_RAWTEXT))
+            return;
+        goto again;
+    case S_SCRIPT_LT:
+        if (c == '/') {
+            t->tmp_len = 0;
+            t->state = S_SCRIPT_END_OPEN;
+            return;
+        }
+        if (c == '!') {
+            text(t, "<!", 2);
+            t->state = S_SCRIPT_ESC_START;
+            return;
+        }
+        text(t, "<", 1);
+        RECONSUME(S_SCRIPT);
+    case S_SCRIPT_END_OPEN:
+        if (is_alpha(c)) {
+            tag_new(t, 1);
+            RECONSUME(S_SCRIPT_END_NAME);
+        }
+        text(t, "</", 2);
+        RECONSUME(S_SCRIPT);
+    case S_SCRIPT_END_NAME:
+        if (end_tag_name(t, c, raw, S_SCRIPT))
+            return;
+        goto again;
+    case S_SCRIPT_ESC_START:
+        if (c == '-') {
+            text(t, "-", 1);
+            t->state = S_SCRIPT_ESC_START_DASH;
+            return;
+        }
+        RECONSUME(S_SCRIPT);
+    case S_SCRIPT_ESC_START_DASH:
+        if (c == '-') {
+            text(t, "-", 1);
+            t->state = S_SCRIPT_ESC_DASH_DASH;
+            return;
+        }
+        RECONSUME(S_SCRIPT);
+    case S_SCRIPT_ESC:
+        if (c == '-') {
+            text(t, "-", 1);
+            t->state = S_SCRIPT_ESC_DASH;
+        } else if (c == '<') {
+            t->lt_raw = raw;
+            t->state = S_SCRIPT_ESC_LT;
+        } else if (c == 0) {
+            text(t, FFFD, 3);
+        } else if (c != C_EOF) {
+            text_c(t, c);
+        }
+        return;
+    case S_SCRIPT_ESC_DASH:
+        if (c == '-') {
+            text(t, "-", 1);
+            t->state = S_SCRIPT_ESC_DASH_DASH;
+        } else if (c == '<') {
+            t->lt_raw = raw;
+            t->state = S_SCRIPT_ESC_LT;
+        } else if (c == 0) {
+            text(t, FFFD, 3);
+            t->state = S_SCRIPT_ESC;
+        } else if (c != C_EOF) {
+            text_c(t, c);
+            t->state = S_SCRIPT_ESC;
+        }
+        return;
+    case S_SCRIPT_ESC_DASH_DASH:
+        if (c == '-') {
+            text(t, "-", 1);
+        } else if (c == '<') {
+            t->lt_raw = raw;
+            t->state = S_SCRIPT_ESC_LT;
+        } else if (c == '>') {
+            text(t, ">", 1);
+            t->state = S_SCRIPT;
+        } else if (c == 0) {
+            text(t, FFFD, 3);
+            t->state = S_SCRIPT_ESC;
+        } else if (c != C_EOF) {
+            text_c(t, c);
+            t->state = S_SCRIPT_ESC;
+        }
+        return;
+    case S_SCRIPT_ESC_LT:
+        if (c == '/') {
+            t->tmp_len = 0;
+            t->state = S_SCRIPT_ESC_END_OPEN;
+            return;
+        }
+        if (is_alpha(c)) {
+            t->tmp_len = 0;
+            text(t, "<", 1);
+            RECONSUME(S_SCRIPT_DESC_START);
+        }
+        text(t, "<", 1);
+        RECONSUME(S_SCRIPT_ESC);
+    case S_SCRIPT_ESC_END_OPEN:
+        if (is_alpha(c)) {
+            tag_new(t, 1);
+            RECONSUME(S_SCRIPT_ESC_END_NAME);
+        }
+        text(t, "</", 2);
+        RECONSUME(S_SCRIPT_ESC);
+    case S_SCRIPT_ESC_END_NAME:
+        if (end_tag_name(t, c, raw, S_SCRIPT_ESC))
+            return;
+        goto again;
+    case S_SCRIPT_DESC_START:
+        if (is_ws(c) || c == '/' || c == '>') {
+            t->state = (t->tmp_len == 6 && memcmp(t->tmp, "script", 6) == 0) ? S_SCRIPT_DESC
+                                                                             : S_SCRIPT_ESC;
+            text_c(t, c);
+            return;
+        }
+        if (is_alpha(c)) {
+            if (t->tmp_len < sizeof t->tmp)
+                t->tmp[t->tmp_len] = (char)lower(c);
+            t->tmp_len++;
+            text_c(t, c);
+            return;
+        }
+        RECONSUME(S_SCRIPT_ESC);
+    case S_SCRIPT_DESC:
+        if (c == '-') {
+            text(t, "-", 1);
+            t->state = S_SCRIPT_DESC_DASH;
+        } else if (c == '<') {
+            text(t, "<", 1);
+            t->state = S_SCRIPT_DESC_LT;
+        } else if (c == 0) {
+            text(t, FFFD, 3);
+        } else if (c != C_EOF) {
+            text_c(t, c);
+        }
+        return;
+    case S_SCRIPT_DESC_DASH:
+        if (c == '-') {
+            text(t, "-", 1);
+            t->state = S_SCRIPT_DESC_DASH_DASH;
+        } else if (c == '<') {
+            text(t, "<", 1);
+            t->state = S_SCRIPT_DESC_LT;
+        } else if (c == 0) {
+            text(t, FFFD, 3);
+            t->state = S_SCRIPT_DESC;
+        } else if (c != C_EOF) {
+            text_c(t, c);
+            t->state = S_SCRIPT_DESC;
+        }
+        return;
+    case S_SCRIPT_DESC_DASH_DASH:
+        if (c == '-') {
+            text(t, "-", 1);
+        } else if (c == '<') {
+            text(t, "<", 1);
+            t->state = S_SCRIPT_DESC_LT;
+        } else if (c == '>') {
+            text(t, ">", 1);
+            t->state = S_SCRIPT;
+        } else if (c == 0) {
+            text(t, FFFD, 3);
+            t->state = S_SCRIPT_DESC;
+        } else if (c != C_EOF) {
+            text_c(t, c);
+            t->state = S_SCRIPT_DESC;
+        }
+        return;
+    case S_SCRIPT_DESC_LT:
+        if (c == '/') {
+            t->tmp_len = 0;
+            text(t, "/", 1);
+            t->state = S_SCRIPT_DESC_END;
+            return;
+        }
+        RECONSUME(S_SCRIPT_DESC);
+    case S_SCRIPT_DESC_END:
+        if (is_ws(c) || c == '/' || c == '>') {
+            t->state = (t->tmp_len == 6 && memcmp(t->tmp, "script", 6) == 0) ? S_SCRIPT_ESC
+                                                                             : S_SCRIPT_DESC;
+            text_c(t, c);
+            return;
+        }
+        if (is_alpha(c)) {
+            if (t->tmp_len < sizeof t->tmp)
+                t->tmp[t->tmp_len] = (char)lower(c);
+            t->tmp_len++;
+            text_c(t, c);
+            return;
+        }
+        RECONSUME(S_SCRIPT_DESC);
+    case S_BEFORE_ATTR_NAME:
+        if (is_ws(c))
+            return;
+        if (c == '/' || c == '>' || c == C_EOF)
+            RECONSUME(S_AFTER_ATTR_NAME);
+        attr_begin(t, raw);
+        if (c == '=') {
+            name_add(t->attr, &t->attr_len, '=');
+            t->state = S_ATTR_NAME;
+            return;
+        }
+        RECONSUME(S_ATTR_NAME);
+    case S_ATTR_NAME:
+        if (is_ws(c) || c == '/' || c == '>' || c == C_EOF) {
+            attr_name_done(t);
+            RECONSUME(S_AFTER_ATTR_NAME);
+        }
+        if (c == '=') {
+            attr_name_done(t);
+            t->state = S_BEFORE_ATTR_VALUE;
+        } else if (c == 0) {
+            name_add_fffd(t->attr, &t->attr_len);
+        } else {
+            name_add(t->attr, &t->attr_len, lower(c));
+        }
+        return;
+    case S_AFTER_ATTR_NAME:
+        if (is_ws(c))
+            return;
+        if (c == '/') {
+            t->state = S_SELF_CLOSING;
+        } else if (c == '=') {
+            t->state = S_BEFORE_ATTR_VALUE;
+        } else if (c == '>') {
+            tag_emit(t, raw + 1);
+        } else if (c == C_EOF) {
+            tag_abort(t);
+        } else {
+            attr_begin(t, raw);
+            RECONSUME(S_ATTR_NAME);
+        }
+        return;
+    case S_BEFORE_ATTR_VALUE:
+        if (is_ws(c))
+            return;
+        if (c == '"') {
+            value_start(t, '"', raw + 1);
+            t->state = S_ATTR_VALUE_DQ;
+        } else if (c == '\'') {
+            value_start(t, '\'', raw + 1);
+            t->state = S_ATTR_VALUE_SQ;
+        } else if (c == '>') {
+            tag_emit(t, raw + 1);
+        } else {
+            value_start(t, 0, raw);
+            RECONSUME(S_ATTR_VALUE_UQ);
+        }
+        return;
+    case S_ATTR_VALUE_DQ:
+    case S_ATTR_VALUE_SQ:
+        if (c == (t->state == S_ATTR_VALUE_DQ ? '"' : '\'')) {
+            value_end(t, raw);
+            t->state = S_AFTER_ATTR_VALUE_Q;
+        } else if (c == '&') {
+            ref_begin(t, t->state);
+            t->state = S_CHARREF;
+        } else if (c == 0) {
+            value(t, FFFD, 3);
+        } else if (c == C_EOF) {
+            tag_abort(t);
+        } else {
+            char b = (char)c;
+            value(t, &b, 1);
+        }
+        return;
+    case S_ATTR_VALUE_UQ:
+        if (is_ws(c)) {
+            value_end(t, raw);
+            t->state = S_BEFORE_ATTR_NAME;
+        } else if (c == '&') {
+            ref_begin(t, S_ATTR_VALUE_UQ);
+            t->state = S_CHARREF;
+        } else if (c == '>') {
+            value_end(t, raw);
+            tag_emit(t, raw + 1);
+        } else if (c == 0) {
+            value(t, FFFD, 3);
+        } else if (c == C_EOF) {
+            tag_abort(t);
+        } else {
+            char b = (char)c;
+            value(t, &b, 1);
+        }
+        return;
+    case S_AFTER_ATTR_VALUE_Q:
+        if (is_ws(c)) {
+            t->state = S_BEFORE_ATTR_NAME;
+        } else if (c == '/') {
+            t->state = S_SELF_CLOSING;
+        } else if (c == '>') {
+            tag_emit(t, raw + 1);
+        } else if (c == C_EOF) {
+            tag_abort(t);
+        } else {
+            RECONSUME(S_BEFORE_ATTR_NAME);
+        }
+        return;
+    case S_SELF_CLOSING:
+        if (c == '>') {
+            t->self_closing = 1;
+            tag_emit(t, raw + 1);
+        } else if (c == C_EOF) {
+            tag_abort(t);
+        } else {
+            RECONSUME(S_BEFORE_ATTR_NAME);
+        }
+        return;
+    case S_BOGUS_COMMENT:
+        if (c == '>') {
+            t->state = S_DATA;
+            comment_end(t, raw + 1);
+        } else if (c == C_EOF) {
+            comment_end(t, raw);
+        } else if (c == 0) {
+            comment(t, FFFD, 3);
+        } else {
+            comment_c(t, c);
+        }
+        return;
+    case S_MARKUP_DECL: {
+        if (c != C_EOF)
+            t->la[t->la_len++] = (char)c;
+        size_t n = t->la_len;
+        int more = c != C_EOF;
+        if (more && prefix_cs(t->la, n, "--")) {
+            if (n == 2) {
+                comment_start(t, t->lt_raw);
+                t->state = S_COMMENT_START;
+            }
+            return;
+        }
+        if (more && prefix_ci(t->la, n, "doctype")) {
+            if (n == 7)
+                t->state = S_DOCTYPE;
+            return;
+        }
+        if (more && prefix_cs(t->la, n, "[CDATA[")) {
+            if (n == 7) {
+                if (t->foreign) {
+                    t->state = S_CDATA;
+                } else {
+                    comment_start(t, t->lt_raw);
+                    comment(t, "[CDATA[", 7);
+                    t->state = S_BOGUS_COMMENT;
+                }
+            }
+            return;
+        }
+        /* incorrectly-opened-comment: bogus comment, re-process the look-ahead */
+        comment_start(t, t->lt_raw);
+        t->state = S_BOGUS_COMMENT;
+        replay(t, n, c, raw);
+        return;
+    }
+    case S_COMMENT_START:
+        if (c == '-') {
+            t->state = S_COMMENT_START_DASH;
+            return;
+        }
+        if (c == '>') {
+            t->state = S_DATA;
+            comment_end(t, raw + 1);
+            return;
+        }
+        RECONSUME(S_COMMENT);
+    case S_COMMENT_START_DASH:
+        if (c == '-') {
+            t->state = S_COMMENT_END;
+            return;
+        }
+        if (c == '>') {
+            t->state = S_DATA;
+            comment_end(t, raw + 1);
+            return;
+        }
+        if (c == C_EOF) {
+            comment_end(t, raw);
+            return;
+        }
+        comment(t, "-", 1);
+        RECONSUME(S_COMMENT);
+    case S_COMMENT:
+        if (c == '<') {
+            comment(t, "<", 1);
+            t->state = S_COMMENT_LT;
+        } else if (c == '-') {
+            t->state = S_COMMENT_END_DASH;
+        } else if (c == 0) {
+            comment(t, FFFD, 3);
+        } else if (c == C_EOF) {
+            comment_end(t, raw);
+        } else {
+            comment_c(t, c);
+        }
+        return;
+    case S_COMMENT_LT:
+        if (c == '!') {
+            comment(t, "!", 1);
+            t->state = S_COMMENT_LT_BANG;
+            return;
+        }
+        if (c == '<') {
+            comment(t, "<", 1);
+            return;
+        }
+        RECONSUME(S_COMMENT);
+    case S_COMMENT_LT_BANG:
+        if (c == '-') {
+            t->state = S_COMMENT_LT_BANG_DASH;
+            return;
+        }
+        RECONSUME(S_COMMENT);
+    case S_COMMENT_LT_BANG_DASH:
+        if (c == '-') {
+            t->state = S_COMMENT_LT_BANG_DASH_DASH;
+            return;
+        }
+        RECONSUME(S_COMMENT_END_DASH);
+    case S_COMMENT_LT_BANG_DASH_DASH:
+        RECONSUME(S_COMMENT_END);
+    case S_COMMENT_END_DASH:
+        if (c == '-') {
+            t->state = S_COMMENT_END;
+            return;
+        }
+        if (c == C_EOF) {
+            comment_end(t, raw);
+            return;
+        }
+        comment(t, "-", 1);
+        RECONSUME(S_COMMENT);
+    case S_COMMENT_END:
+        if (c == '>') {
+            t->state = S_DATA;
+            comment_end(t, raw + 1);
+        } else if (c == '!') {
+            t->state = S_COMMENT_END_BANG;
+        } else if (c == '-') {
+            comment(t, "-", 1);
+        } else if (c == C_EOF) {
+            comment_end(t, raw);
+        } else {
+            comment(t, "--", 2);
+            RECONSUME(S_COMMENT);
+        }
+        return;
+    case S_COMMENT_END_BANG:
+        if (c == '-') {
+            comment(t, "--!", 3);
+            t->state = S_COMMENT_END_DASH;
+        } else if (c == '>') {
+            t->state = S_DATA;
+            comment_end(t, raw + 1);
+        } else if (c == C_EOF) {
+            comment_end(t, raw);
+        } else {
+            comment(t, "--!", 3);
+            RECONSUME(S_COMMENT);
+        }
+        return;
+    case S_DOCTYPE:
+        dt_new(t);
+        if (is_ws(c)) {
+            t->state = S_BEFORE_DOCTYPE_NAME;
+            return;
+        }
+        if (c == C_EOF) {
+            t->dt_fq = 1;
+            dt_emit(t);
+            return;
+        }
+        RECONSUME(S_BEFORE_DOCTYPE_NAME);
+    case S_BEFORE_DOCTYPE_NAME:
+        if (is_ws(c))
+            return;
+        if (c == '>') {
+            t->dt_fq = 1;
+            dt_emit(t);
+            return;
+        }
+        if (c == C_EOF) {
+            t->dt_fq = 1;
+            dt_emit(t);
+            return;
+        }
+        t->dt_has_name = 1;
+        RECONSUME(S_DOCTYPE_NAME);
+    case S_DOCTYPE_NAME:
+        if (is_ws(c)) {
+            t->state = S_AFTER_DOCTYPE_NAME;
+        } else if (c == '>') {
+            dt_emit(t);
+        } else if (c == 0) {
+            dt_add(t->dt_name, &t->dt_name_len, FFFD, 3);
+        } else if (c == C_EOF) {
+            t->dt_fq = 1;
+            dt_emit(t);
+        } else {
+            char b = (char)lower(c);
+            dt_add(t->dt_name, &t->dt_name_len, &b, 1);
+        }
+        return;
+    case S_AFTER_DOCTYPE_NAME:
+        if (is_ws(c))
+            return;
+        if (c == '>') {
+            dt_emit(t);
+            return;
+        }
+        if (c == C_EOF) {
+            t->dt_fq = 1;
+            dt_emit(t);
+            return;
+        }
+        t->la_len = 0;
+        RECONSUME(S_AFTER_DOCTYPE_NAME_KW);
+    case S_AFTER_DOCTYPE_NAME_KW: {
+        if (c != C_EOF) {
+            t->la[t->la_len++] = (char)c;
+            size_t n = t->la_len;
+            if (prefix_ci(t->la, n, "public")) {
+                if (n == 6)
+                    t->state = S_AFTER_PUBLIC_KW;
+                return;
+            }
+            if (prefix_ci(t->la, n, "system")) {
+                if (n == 6)
+                    t->state = S_AFTER_SYSTEM_KW;
+                return;
+            }
+        }
+        t->dt_fq = 1;
+        t->state = S_BOGUS_DOCTYPE;
+        replay(t, t->la_len, c, raw);
+        return;
+    }
+    case S_AFTER_PUBLIC_KW:
+    case S_AFTER_SYSTEM_KW:
+    case S_BEFORE_PUBLIC_ID:
+    case S_BEFORE_SYSTEM_ID:
+    case S_BETWEEN_PUBLIC_SYSTEM:
+    case S_AFTER_PUBLIC_ID: {
+        enum st s = (enum st)t->state;
+        int pub = s == S_AFTER_PUBLIC_KW || s == S_BEFORE_PUBLIC_ID;
+        if (is_ws(c)) {
+            if (s == S_AFTER_PUBLIC_KW)
+                t->state = S_BEFORE_PUBLIC_ID;
+            else if (s == S_AFTER_SYSTEM_KW)
+                t->state = S_BEFORE_SYSTEM_ID;
+            else if (s == S_AFTER_PUBLIC_ID)
+                t->state = S_BETWEEN_PUBLIC_SYSTEM;
+            return;
+        }
+        if (c == '"' || c == '\'') {
+            if (pub) {
+                t->dt_has_pub = 1;
+                t->state = c == '"' ? S_PUBLIC_ID_DQ : S_PUBLIC_ID_SQ;
+            } else {
+                t->dt_has_sys = 1;
+                t->state = c == '"' ? S_SYSTEM_ID_DQ : S_SYSTEM_ID_SQ;
+            }
+            return;
+        }
+        if (c == '>') {
+            if (s != S_AFTER_PUBLIC_ID && s != S_BETWEEN_PUBLIC_SYSTEM)
+                t->dt_fq = 1;
+            dt_emit(t);
+            return;
+        }
+        if (c == C_EOF) {
+            t->dt_fq = 1;
+            dt_emit(t);
+            return;
+        }
+        t->dt_fq = 1;
+        RECONSUME(S_BOGUS_DOCTYPE);
+    }
+    case S_PUBLIC_ID_DQ:
+    case S_PUBLIC_ID_SQ:
+    case S_SYSTEM_ID_DQ:
+    case S_SYSTEM_ID_SQ: {
+        enum st s = (enum st)t->state;
+        int pub = s == S_PUBLIC_ID_DQ || s == S_PUBLIC_ID_SQ;
+        int q = (s == S_PUBLIC_ID_DQ || s == S_SYSTEM_ID_DQ) ? '"' : '\'';
+        char *buf = pub ? t->dt_pub : t->dt_sys;
+        size_t *len = pub ? &t->dt_pub_len : &t->dt_sys_len;
+        if (c == q) {
+            t->state = pub ? S_AFTER_PUBLIC_ID : S_AFTER_SYSTEM_ID;
+        } else if (c == 0) {
+            dt_add(buf, len, FFFD, 3);
+        } else if (c == '>' || c == C_EOF) {
+            t->dt_fq = 1;
+            dt_emit(t);
+        } else {
+            char b = (char)c;
+            dt_add(buf, len, &b, 1);
+        }
+        return;
+    }
+    case S_AFTER_SYSTEM_ID:
+        if (is_ws(c))
+            return;
+        if (c == '>') {
+            dt_emit(t);
+            return;
+        }
+        if (c == C_EOF) {
+            t->dt_fq = 1;
+            dt_emit(t);
+            return;
+        }
+        RECONSUME(S_BOGUS_DOCTYPE);
+    case S_BOGUS_DOCTYPE:
+        if (c == '>' || c == C_EOF)
+            dt_emit(t);
+        return;
+    case S_CHARREF:
+        if (is_alnum(c))
+            RECONSUME(S_NAMED_REF);
+        if (c == '#') {
+            t->ref[t->ref_len++] = '#';
+            t->state = S_NUMERIC_REF;
+            return;
+        }
+        ref_out(t, "&", 1);
+        RECONSUME(t->ret_state);
+    case S_NAMED_REF:
+        if (c != C_EOF && ent_narrow(t, c))
+            return;
+        named_resolve(t, c);
+        RECONSUME(t->ret_state);
+    case S_NUMERIC_REF:
+        if (c == 'x' || c == 'X') {
+            t->ref[t->ref_len++] = (char)c;
+            t->state = S_HEX_START;
+            return;
+        }
+        RECONSUME(S_DEC_START);
+    case S_HEX_START:
+        if (hex_val(c) >= 0)
+            RECONSUME(S_HEX);
+        ref_out(t, "&", 1);
+        ref_out(t, t->ref, t->ref_len);
+        RECONSUME(t->ret_state);
+    case S_DEC_START:
+        if (is_digit(c))
+            RECONSUME(S_DEC);
+        ref_out(t, "&", 1);
+        ref_out(t, t->ref, t->ref_len);
+        RECONSUME(t->ret_state);
+    case S_HEX:
+    case S_DEC: {
+        int v = t->state == S_HEX ? hex_val(c) : (is_digit(c) ? c - '0' : -1);
+        if (v >= 0) {
+            uint32_t base = t->state == S_HEX ? 16 : 10;
+            if (t->code <= 0x10FFFF)
+                t->code = t->code * base + (uint32_t)v;
+            return;
+        }
+        numeric_end(t);
+        if (c == ';') {
+            t->state = t->ret_state;
+            return;
+        }
+        RECONSUME(t->ret_state);
+    }
+    }
+}
+
+struct rnd_tok *rnd_tok_new(rnd_tok_cb cb, void *ud)
+{
+    struct rnd_tok *t = calloc(1, sizeof *t);
+    if (!t)
+        abort();
+    t->cb = cb;
+    t->ud = ud;
+    t->state = S_DATA;
+    return t;
+}
+
+void rnd_tok_free(struct rnd_tok *t)
+{
+    free(t);
+}
+
+size_t rnd_tok_bytes_held(const struct rnd_tok *t)
+{
+    (void)t;
+    return sizeof(struct rnd_tok);
+}
+
+void rnd_tok_set_state(struct rnd_tok *t, enum rnd_tok_state state, const char *last_start_tag)
+{
+    static const uint8_t map[] = {S_DATA, S_RCDATA, S_RAWTEXT, S_SCRIPT, S_PLAINTEXT, S_CDATA};
+    t->state = map[state];
+    if (last_start_tag) {
+        size_t n = strlen(last_start_tag);
+        if (n > RND_TOK_NAME_MAX)
+            n = 0;
+        memcpy(t->last, last_start_tag, n);
+        t->last_len = n;
+    }
+}
+
+void rnd_tok_set_foreign(struct rnd_tok *t, int foreign)
+{
+    t->foreign = foreign ? 1 : 0;
+}
+
+/* The lookup table of bytes that end a fast run in state s, or NULL when s has no fast path. */
+static const uint8_t *fast_table(uint8_t s)
+{
+    switch ((enum st)s) {
+    case S_DATA:
+    case S_RCDATA:
+        return sp_data;
+    case S_RAWTEXT:
+    case S_SCRIPT:
+        return sp_raw;
+    case S_PLAINTEXT:
+        return sp_plain;
+    case S_ATTR_VALUE_DQ:
+        return sp_dq;
+    case S_ATTR_VALUE_SQ:
+        return sp_sq;
+    case S_ATTR_VALUE_UQ:
+        return sp_uq;
+    case S_COMMENT:
+        return sp_comment;
+    case S_BOGUS_COMMENT:
+        return sp_bogus;
+    case S_SCRIPT_ESC:
+    case S_SCRIPT_DESC:
+        return sp_esc;
+    case S_CDATA:
+        return sp_cdata;
+    default:
+        return NULL;
+    }
+}
+
+void rnd_tok_feed(struct rnd_tok *t, const void *buf, size_t n)
+{
+    const unsigned char *p = buf;
+    size_t i = 0;
+    while (i < n) {
+        if (t->skip_lf) {
+            t->skip_lf = 0;
+            if (p[i] == '\n') {
+                i++;
+                continue;
+            }
+        }
+        const uint8_t *tab = fast_table(t->state);
+        if (tab) {
+            size_t j = i;
+            while (j < n && !tab[p[j]])
+                j++;
+            if (j > i) {
+                const char *s = (const char *)p + i;
+                switch ((enum st)t->state) {
+                case S_ATTR_VALUE_DQ:
+                case S_ATTR_VALUE_SQ:
+                case S_ATTR_VALUE_UQ:
+                    value(t, s, j - i);
+                    break;
+                case S_COMMENT:
+                case S_BOGUS_COMMENT:
+                    comment(t, s, j - i);
+                    break;
+                default:
+                    text(t, s, j - i);
+                    break;
+                }
+                i = j;
+                if (i == n)
+                    break;
+            }
+        }
+        int c = p[i];
+        uint64_t raw = t->pos + i;
+        i++;
+        if (c == '\r') {
+            c = '\n';
+            t->skip_lf = 1;
+        }
+        step(t, c, raw);
+    }
+    t->pos += n;
+}
+
+void rnd_tok_finish(struct rnd_tok *t)
+{
+    if (t->finished)
+        return;
+    t->finished = 1;
+    step(t, C_EOF, t->pos);
+}

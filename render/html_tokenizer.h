@@ -1,0 +1,108 @@
+/* html_tokenizer.h - a streaming HTML tokenizer following the WHATWG tokenization rules.
+ *
+ * Bytes in, events out. Feed the document in pieces of any size (split at any byte, even inside
+ * a UTF-8 sequence, a CR LF pair or a character reference): the events describe the same tokens
+ * whatever the split. Input is treated as UTF-8 (or any ASCII-compatible encoding): the state
+ * machine only branches on ASCII, every other byte passes through unchanged.
+ *
+ * Tokens are not built in memory: they arrive as a sequence of events (a start tag is
+ * TAG_START, then per attribute ATTR_NAME [ATTR_VALUE_START ATTR_VALUE* ATTR_VALUE_END], then
+ * TAG_END or TAG_ABORT), so text, attribute values and comments of any size stream through in
+ * chunks. Memory per tokenizer is fixed (sizeof(struct rnd_tok), about 7 KiB) whatever the input.
+ *
+ * Bounded-memory policy (caps, documented in render/README.md):
+ * - tag names and attribute names longer than RND_TOK_NAME_MAX bytes are truncated in the events
+ *   (ev->truncated is set); the raw bytes still pass through a rewriter untouched;
+ * - DOCTYPE name/public/system identifiers are truncated at RND_TOK_DOCTYPE_MAX bytes;
+ * - duplicate-attribute detection remembers the first RND_TOK_ATTRSET_MAX bytes of attribute
+ *   names of a tag; later attributes are never flagged as duplicates.
+ * Text, attribute values and comment data are never held: they stream.
+ *
+ * Raw offsets: events carry byte offsets into the raw input stream (counted from 0 over all
+ * rnd_tok_feed calls), so that a rewriter can pass through or replace exact byte ranges.
+ *
+ * Threading: a tokenizer is used by one thread at a time; it has no global mutable state. */
+#ifndef RND_HTML_TOKENIZER_H
+#define RND_HTML_TOKENIZER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RND_TOK_NAME_MAX 256
+#define RND_TOK_DOCTYPE_MAX 1024
+#define RND_TOK_ATTRSET_MAX 2048
+
+/* Content states a tree builder (or a test) may switch the tokenizer to. */
+enum rnd_tok_state {
+    RND_TOK_STATE_DATA = 0,
+    RND_TOK_STATE_RCDATA,
+    RND_TOK_STATE_RAWTEXT,
+    RND_TOK_STATE_SCRIPT_DATA,
+    RND_TOK_STATE_PLAINTEXT,
+    RND_TOK_STATE_CDATA_SECTION,
+};
+
+enum rnd_tok_event_kind {
+    RND_EV_TEXT,             /* data/len: character data (decoded: refs resolved, CR LF -> LF) */
+    RND_EV_TAG_START,        /* data/len: lowercased tag name; end_tag; raw: offset of '<' */
+    RND_EV_ATTR_NAME,        /* data/len: lowercased attribute name; duplicate; raw: name start */
+    RND_EV_ATTR_VALUE_START, /* quote ('"', '\'' or 0); raw: offset of the first value byte */
+    RND_EV_ATTR_VALUE,       /* data/len: decoded chunk of the value */
+    RND_EV_ATTR_VALUE_END,   /* raw: offset just past the last value byte (closing quote there) */
+    RND_EV_TAG_END,          /* self_closing; raw: offset just past '>' */
+    RND_EV_TAG_ABORT,        /* EOF inside a tag: the tag is dropped (WHATWG eof-in-tag) */
+    RND_EV_COMMENT_START,    /* raw: offset of '<' (or of the bogus comment start) */
+    RND_EV_COMMENT,          /* data/len: chunk of comment data */
+    RND_EV_COMMENT_END,      /* raw: offset just past the end of the comment */
+    RND_EV_DOCTYPE,          /* data/len: name (has_name); public/system ids; force_quirks */
+};
+
+struct rnd_tok_event {
+    enum rnd_tok_event_kind kind;
+    const char *data; /* borrowed: valid only during the callback */
+    size_t len;
+    uint64_t raw;
+    char quote;
+    unsigned end_tag : 1, self_closing : 1, duplicate : 1, truncated : 1;
+    unsigned has_name : 1, has_public : 1, has_system : 1, force_quirks : 1;
+    const char *public_id;
+    size_t public_len;
+    const char *system_id;
+    size_t system_len;
+};
+
+/* Receives each event. Runs synchronously inside rnd_tok_feed/rnd_tok_finish, on the caller's
+ * thread. It may call rnd_tok_set_state/rnd_tok_set_foreign (typically on TAG_END) to switch the
+ * content state for the bytes that follow, as a tree builder would. */
+typedef void (*rnd_tok_cb)(void *ud, const struct rnd_tok_event *ev);
+
+struct rnd_tok;
+
+/* Returns a new tokenizer in the data state, calling cb(ud, ...) for each event; borrows ud.
+ * Never returns NULL (allocation failure aborts, as everywhere in this project). */
+struct rnd_tok *rnd_tok_new(rnd_tok_cb cb, void *ud);
+
+/* Frees t. rnd_tok_free(NULL) does nothing. */
+void rnd_tok_free(struct rnd_tok *t);
+
+/* Feeds n bytes (borrowed for the call only). Events for every complete piece are delivered
+ * before it returns; a few bytes (a pending CR, character reference or "<!DOCTYPE" lookahead)
+ * may be kept until the next call. Never fails: bad input is tokenized as browsers do. */
+void rnd_tok_feed(struct rnd_tok *t, const void *buf, size_t n);
+
+/* Signals end of input: flushes what is pending and processes EOF. Call once. */
+void rnd_tok_finish(struct rnd_tok *t);
+
+/* Switches the content state (what a tree builder does after <title>, <style>, <script>,
+ * <plaintext>...). `last_start_tag` (borrowed, may be NULL) sets the name the "appropriate end
+ * tag" check compares with; NULL keeps the name of the last start tag seen. */
+void rnd_tok_set_state(struct rnd_tok *t, enum rnd_tok_state state, const char *last_start_tag);
+
+/* Tells the tokenizer whether the adjusted current node is in foreign content (SVG/MathML), where
+ * "<![CDATA[" opens a CDATA section instead of a bogus comment. */
+void rnd_tok_set_foreign(struct rnd_tok *t, int foreign);
+
+/* Bytes of memory held by t (fixed: the tokenizer never allocates after rnd_tok_new). */
+size_t rnd_tok_bytes_held(const struct rnd_tok *t);
+
+#endif

@@ -1,0 +1,9 @@
+# render/ tests (paths relative to tests/).
+set(RND_HTML5LIB_DIR "${CMAKE_SOURCE_DIR}/../shared/testdata/html5lib-tokenizer"
+    CACHE PATH "html5lib tokenizer tests (JSON .test files)")
+
+# html5lib tokenizer conformance: every test fed whole, byte by byte and at random splits.
+add_executable(test_render_html5lib unit/render/test_html5lib.c)
+target_link_libraries(test_render_html5lib PRIVATE wl_render PkgConfig::JANSSON)
+add_test(NAME test_render_html5lib COMMAND test_render_html5lib ${RND_HTML5LIB_DIR})
+set_tests_properties(test_render_html5lib PROPERTIES LABELS unit TIMEOUT 300)
