@@ -1,0 +1,45 @@
+/* api.h - the admin API request pipeline, from an HTTP request to an AWS-shaped answer:
+ *   route (model) -> authenticate (SigV4, credentials) -> throttle (per principal) -> authorize
+ *   (read-only policy) -> build and validate the input (model) -> run the operation on the pool
+ *   (worker) -> CloudTrail event (every routed call, failures included) -> answer (response).
+ * Everything but the operation and the CloudTrail write runs on the loop thread. */
+#ifndef CTL_API_H
+#define CTL_API_H
+
+#include <stddef.h>
+#include <uv.h>
+
+#include "credentials.h"
+#include "model.h"
+#include "op.h"
+#include "server.h"
+#include "throttle.h"
+#include "worker.h"
+
+struct ctl_api {
+    uv_loop_t *loop;
+    const struct ctl_model *model; /* borrowed */
+    const struct ctl_config *cfg;  /* borrowed */
+    struct ctl_worker *worker;     /* borrowed */
+    struct ctl_credentials creds;  /* owned; replaced by ctl_api_set_credentials */
+    struct ctl_throttle *throttle; /* owned */
+    double rate, burst;
+    long long trail_maxlen;
+    size_t inflight;
+    size_t max_inflight;
+};
+
+/* Initialises api; takes ownership of creds. */
+void ctl_api_init(struct ctl_api *api, uv_loop_t *loop, const struct ctl_model *model,
+                  const struct ctl_config *cfg, struct ctl_worker *worker,
+                  struct ctl_credentials *creds, double rate, double burst, long long trail_maxlen);
+
+/* Replaces the principals (SIGHUP reload); takes ownership of creds; buckets restart full. */
+void ctl_api_set_credentials(struct ctl_api *api, struct ctl_credentials *creds);
+
+void ctl_api_dispose(struct ctl_api *api);
+
+/* The server's request handler (arg = struct ctl_api *). */
+void ctl_api_handle(void *arg, struct ctl_http_req *req);
+
+#endif

@@ -1,0 +1,8 @@
+# Tests of worklink-control. (File owned by the front engineer; the operations' lines follow at
+# the end.)
+
+# --- operations (ops engineer) ---
+# (libxml2 for ops_idp.c is linked by control/CMakeLists.txt.)
+if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/unit/control/test_ops.c)
+    wl_unit_test(test_ctl_ops unit/control/test_ops.c wl_control)
+endif()
