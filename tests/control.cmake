@@ -1,6 +1,10 @@
 # Tests of worklink-control. (File owned by the front engineer; the operations' lines follow at
 # the end.)
 
+# --- front (HTTP server, SigV4, model validation, errors) ---
+wl_unit_test(test_ctl_sigv4 unit/control/test_sigv4.c wl_control)
+wl_unit_test(test_ctl_model_validate unit/control/test_model_validate.c wl_control)
+
 # --- operations (ops engineer) ---
 # (libxml2 for ops_idp.c is linked by control/CMakeLists.txt.)
 if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/unit/control/test_ops.c)
