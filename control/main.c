@@ -41,7 +41,8 @@ static const char usage[] =
     "  --network FILE             network inventory (subnets, security groups)\n"
     "  --tls-cert FILE            serve HTTPS with this PEM certificate chain...\n"
     "  --tls-key FILE             ...and this PEM private key\n"
-    "  --rate-limit N             calls per second per principal (default 20; 0 = off)\n"
+    "  --rate-limit N             calls per second per principal, may be fractional\n"
+    "                             (default 20; 0 = off)\n"
     "  --burst N                  bucket size per principal (default 40)\n"
     "  --max-body BYTES           largest request body (default 4194304)\n"
     "  --max-header BYTES         largest request head (default 16384)\n"
@@ -90,6 +91,19 @@ static int parse_ll(const char *opt, const char *s, long long lo, long long hi, 
     if (!*s || *end || errno || v < lo || v > hi) {
         fprintf(stderr, "worklink-control: %s: must be an integer between %lld and %lld\n", opt, lo,
                 hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_rate(const char *opt, const char *s, double *out)
+{
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (!*s || *end || errno || !(v >= 0) || v > 1e6) {
+        fprintf(stderr, "worklink-control: %s: must be a number between 0 and 1000000\n", opt);
         return -1;
     }
     *out = v;
@@ -238,7 +252,8 @@ int main(int argc, char **argv)
     const char *listen = NULL, *redis = NULL, *creds_path = NULL, *key_path = NULL;
     const char *account = "123456789012", *region = "us-east-1", *network = NULL;
     const char *tls_cert = NULL, *tls_key = NULL, *gw_base = "https://%s.gateway.localhost";
-    long long rate = 20, burst = 40, max_body = 4 << 20, max_header = 16384, idle = 60000;
+    double rate = 20;
+    long long burst = 40, max_body = 4 << 20, max_header = 16384, idle = 60000;
     long long max_conns = 1024, threads = 4, trail_maxlen = 100000;
     long long d_create = 1000, d_assoc = 1000, d_delete = 1000;
     enum wl_log_level level = WL_LOG_INFO;
@@ -276,7 +291,7 @@ int main(int argc, char **argv)
             tls_key = optarg;
             break;
         case O_RATE:
-            rc = parse_ll("--rate-limit", optarg, 0, 1000000, &rate);
+            rc = parse_rate("--rate-limit", optarg, &rate);
             break;
         case O_BURST:
             rc = parse_ll("--burst", optarg, 1, 1000000, &burst);
@@ -422,7 +437,7 @@ int main(int argc, char **argv)
         return die("--redis %s: PING failed: %s", redis, why);
     }
 
-    ctl_api_init(&st.api, st.loop, model, &cfg, &st.worker, &creds, (double)rate, (double)burst,
+    ctl_api_init(&st.api, st.loop, model, &cfg, &st.worker, &creds, rate, (double)burst,
                  trail_maxlen);
 
     struct ctl_server_opts so;
