@@ -35,6 +35,7 @@ struct job {
     char request_id[37];
     char user_agent[256];
     int64_t start_ms;
+    bool throttle; /* authenticated: take a token before running */
 };
 
 void ctl_api_init(struct ctl_api *api, uv_loop_t *loop, const struct ctl_model *model,
@@ -51,7 +52,6 @@ void ctl_api_init(struct ctl_api *api, uv_loop_t *loop, const struct ctl_model *
     creds->n = 0;
     api->rate = rate;
     api->burst = burst;
-    api->throttle = ctl_throttle_new(rate, burst, api->creds.n);
     api->trail_maxlen = trail_maxlen;
     api->max_inflight = 4096;
 }
@@ -62,15 +62,11 @@ void ctl_api_set_credentials(struct ctl_api *api, struct ctl_credentials *creds)
     api->creds = *creds;
     creds->v = NULL;
     creds->n = 0;
-    ctl_throttle_free(api->throttle);
-    api->throttle = ctl_throttle_new(api->rate, api->burst, api->creds.n);
 }
 
 void ctl_api_dispose(struct ctl_api *api)
 {
     ctl_credentials_dispose(&api->creds);
-    ctl_throttle_free(api->throttle);
-    api->throttle = NULL;
 }
 
 static void job_fail(struct job *j, int status, const char *type, const char *fmt, ...)
@@ -102,6 +98,18 @@ static void job_work(uv_work_t *w)
     struct ctl_api *api = j->api;
     char err[256];
     redisContext *r = ctl_worker_redis(api->worker, err, sizeof err);
+    if (r && j->throttle) {
+        int64_t retry_ms = 0;
+        int t = ctl_throttle_take(r, j->access_key, api->rate, api->burst, j->start_ms, &retry_ms);
+        if (t == 0)
+            job_fail(j, 429,
+                     strcmp(j->route.service, "acm") == 0 ? "ThrottlingException"
+                                                          : "TooManyRequestsException",
+                     "Rate exceeded for %s: retry in %lld ms", j->principal, (long long)retry_ms);
+        else if (t < 0)
+            WL_WARN(j->request_id, "throttle check failed: %s",
+                    r->err ? r->errstr : "script refused");
+    }
     if (j->status == 0) {
         if (!r) {
             WL_WARN(j->request_id, "state store unavailable: %s", err);
@@ -268,15 +276,7 @@ void ctl_api_handle(void *arg, struct ctl_http_req *req)
     snprintf(j->account_id, sizeof j->account_id, "%s", who->account_id);
     snprintf(j->access_key, sizeof j->access_key, "%s", who->access_key);
 
-    /* throttle */
-    int64_t retry_ms = 0;
-    if (!ctl_throttle_take(api->throttle, (size_t)(who - api->creds.v), j->start_ms, &retry_ms)) {
-        job_fail(j, 429,
-                 strcmp(j->route.service, "acm") == 0 ? "ThrottlingException"
-                                                      : "TooManyRequestsException",
-                 "Rate exceeded for %s: retry in %lld ms", who->name, (long long)retry_ms);
-        goto queue;
-    }
+    j->throttle = true; /* a token is taken on the pool, before anything else runs */
     if (!j->op) {
         job_fail(j, 400, "UnknownOperationException", "%s is not supported by this endpoint",
                  j->route.op);

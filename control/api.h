@@ -1,8 +1,8 @@
 /* api.h - the admin API request pipeline, from an HTTP request to an AWS-shaped answer:
- *   route (model) -> authenticate (SigV4, credentials) -> throttle (per principal) -> authorize
- *   (read-only policy) -> build and validate the input (model) -> run the operation on the pool
- *   (worker) -> CloudTrail event (every routed call, failures included) -> answer (response).
- * Everything but the operation and the CloudTrail write runs on the loop thread. */
+ *   route (model) -> authenticate (SigV4, credentials) -> authorize (read-only policy) -> build
+ *   and validate the input (model) -> on the pool (worker): throttle (per principal, in Redis),
+ *   run the operation -> CloudTrail event (every routed call, failures included) -> answer
+ * (response). Everything but the operation and the CloudTrail write runs on the loop thread. */
 #ifndef CTL_API_H
 #define CTL_API_H
 
@@ -22,7 +22,6 @@ struct ctl_api {
     const struct ctl_config *cfg;  /* borrowed */
     struct ctl_worker *worker;     /* borrowed */
     struct ctl_credentials creds;  /* owned; replaced by ctl_api_set_credentials */
-    struct ctl_throttle *throttle; /* owned */
     double rate, burst;
     long long trail_maxlen;
     size_t inflight;
@@ -34,7 +33,7 @@ void ctl_api_init(struct ctl_api *api, uv_loop_t *loop, const struct ctl_model *
                   const struct ctl_config *cfg, struct ctl_worker *worker,
                   struct ctl_credentials *creds, double rate, double burst, long long trail_maxlen);
 
-/* Replaces the principals (SIGHUP reload); takes ownership of creds; buckets restart full. */
+/* Replaces the principals (SIGHUP reload); takes ownership of creds. */
 void ctl_api_set_credentials(struct ctl_api *api, struct ctl_credentials *creds);
 
 void ctl_api_dispose(struct ctl_api *api);

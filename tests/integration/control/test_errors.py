@@ -403,6 +403,20 @@ for _ in range(5):
                       e.response["Error"]["Code"]))
 c.eq(codes[:2], [200, 200], "each principal has its own bucket")
 c.ok((429, "TooManyRequestsException") in codes, "rapid calls get 429: %r" % codes)
+# a second control process shares the buckets (Redis): the viewer is still out of tokens there
+slow2, slow2_port = start_control("--rate-limit", "0.2", "--burst", "2")
+other = session.create_client(
+    "worklink", region_name="us-east-1", endpoint_url="http://127.0.0.1:%d" % slow2_port,
+    aws_access_key_id=VIEWER[1], aws_secret_access_key=VIEWER[2],
+    config=Config(retries={"max_attempts": 0}))
+try:
+    other.list_fleets()
+    c.ok(False, "bucket not shared between control processes")
+except other.exceptions.ClientError as e:
+    c.eq(e.response["Error"]["Code"], "TooManyRequestsException", "shared bucket")
+c.ok(rdb.exists("wl:throttle:" + VIEWER[1]) == 1, "bucket kept in wl:throttle:<key>")
+c.ok(0 < rdb.pttl("wl:throttle:" + VIEWER[1]) <= 11000, "bucket key expires")
+c.eq(t.stop(slow2), 0, "second instance exits 0")
 c.eq(t.stop(slow), 0, "throttled instance exits 0 on SIGTERM")
 
 # ---- TLS ---------------------------------------------------------------------------------------
