@@ -47,6 +47,7 @@ static const char usage[] =
     "  --max-body BYTES           largest request body (default 4194304)\n"
     "  --max-header BYTES         largest request head (default 16384)\n"
     "  --idle-timeout MS          keep-alive idle timeout (default 60000)\n"
+    "  --request-timeout MS       time to receive a whole request, else 408 (default 30000)\n"
     "  --max-connections N        concurrent connections (default 1024)\n"
     "  --threads N                thread-pool size running operations (default 4)\n"
     "  --cloudtrail-maxlen N      approximate length kept in stream wl:cloudtrail (100000)\n"
@@ -201,6 +202,7 @@ enum {
     O_MAX_BODY,
     O_MAX_HEADER,
     O_IDLE,
+    O_REQ_TIMEOUT,
     O_MAX_CONNS,
     O_THREADS,
     O_TRAIL,
@@ -238,6 +240,7 @@ int main(int argc, char **argv)
         {"max-body", required_argument, NULL, O_MAX_BODY},
         {"max-header", required_argument, NULL, O_MAX_HEADER},
         {"idle-timeout", required_argument, NULL, O_IDLE},
+        {"request-timeout", required_argument, NULL, O_REQ_TIMEOUT},
         {"max-connections", required_argument, NULL, O_MAX_CONNS},
         {"threads", required_argument, NULL, O_THREADS},
         {"cloudtrail-maxlen", required_argument, NULL, O_TRAIL},
@@ -253,7 +256,7 @@ int main(int argc, char **argv)
     const char *account = "123456789012", *region = "us-east-1", *network = NULL;
     const char *tls_cert = NULL, *tls_key = NULL, *gw_base = "https://%s.gateway.localhost";
     double rate = 20;
-    long long burst = 40, max_body = 4 << 20, max_header = 16384, idle = 60000;
+    long long burst = 40, max_body = 4 << 20, max_header = 16384, idle = 60000, req_timeout = 30000;
     long long max_conns = 1024, threads = 4, trail_maxlen = 100000;
     long long d_create = 1000, d_assoc = 1000, d_delete = 1000;
     enum wl_log_level level = WL_LOG_INFO;
@@ -304,6 +307,9 @@ int main(int argc, char **argv)
             break;
         case O_IDLE:
             rc = parse_ll("--idle-timeout", optarg, 100, 3600000, &idle);
+            break;
+        case O_REQ_TIMEOUT:
+            rc = parse_ll("--request-timeout", optarg, 100, 3600000, &req_timeout);
             break;
         case O_MAX_CONNS:
             rc = parse_ll("--max-connections", optarg, 1, 1000000, &max_conns);
@@ -450,6 +456,7 @@ int main(int argc, char **argv)
     so.tls = tls;
     so.max_conns = (size_t)max_conns;
     so.idle_ms = (uint64_t)idle;
+    so.request_ms = (uint64_t)req_timeout;
     if (ctl_server_new(st.loop, &so, ctl_api_handle, &st.api, &st.server, err, sizeof err) < 0) {
         ctl_api_dispose(&st.api);
         SSL_CTX_free(tls);

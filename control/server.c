@@ -44,6 +44,9 @@ struct ctl_conn {
     bool reading;        /* uv_read_start active */
     bool close_on_flush; /* close once the queue is written */
     bool shutting_down;
+    bool write_blocked;   /* reading paused: too many answers the peer has not taken */
+    uint64_t last_active; /* uv_now of the last read */
+    uint64_t req_start;   /* uv_now of the first byte of the request being read; 0 = none */
 };
 
 struct ctl_server {
@@ -71,6 +74,7 @@ struct write_req {
 static void conn_close(struct ctl_conn *c);
 static void conn_process(struct ctl_conn *c);
 static void conn_flush(struct ctl_conn *c);
+static void conn_read_start(struct ctl_conn *c);
 static void server_maybe_done(struct ctl_server *srv);
 
 static void *xmalloc(size_t n)
@@ -199,6 +203,14 @@ static void on_write(uv_write_t *wr, int status)
     c->pending_writes--;
     if (status < 0 && !c->closing)
         conn_close(c);
+    if (!c->closing && c->write_blocked &&
+        uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) <= c->srv->opts.max_unsent / 2) {
+        c->write_blocked = false;
+        conn_process(c);
+        if (!c->closing && !c->shutting_down && c->state != ST_STOPPED &&
+            c->nqueued < c->srv->opts.max_pipeline)
+            conn_read_start(c);
+    }
     conn_maybe_free(c);
 }
 
@@ -344,7 +356,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
 static void conn_read_start(struct ctl_conn *c)
 {
-    if (c->reading || c->closing || c->state == ST_STOPPED)
+    if (c->reading || c->closing || c->state == ST_STOPPED || c->write_blocked)
         return;
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
         c->reading = true;
@@ -430,6 +442,7 @@ static void conn_dispatch(struct ctl_conn *c)
     r->body[r->body_len] = '\0';
     queue_push(c, r);
     c->nhanded++;
+    c->req_start = c->in_len > 0 ? uv_now(c->srv->loop) : 0;
     if (!r->msg.keep_alive) {
         /* nothing after a "Connection: close" request is read */
         c->state = ST_STOPPED;
@@ -455,8 +468,17 @@ static void conn_process(struct ctl_conn *c)
                 conn_read_stop(c); /* back-pressure: resume when answers are written */
                 return;
             }
-            if (c->in_len == 0)
+            if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > c->srv->opts.max_unsent) {
+                c->write_blocked = true; /* the peer does not read: stop taking requests */
+                conn_read_stop(c);
                 return;
+            }
+            if (c->in_len == 0) {
+                c->req_start = 0;
+                return;
+            }
+            if (c->req_start == 0)
+                c->req_start = uv_now(c->srv->loop);
             struct wl_http1_message probe;
             int rc = wl_http1_parse_request(c->in, c->in_len, lim, &probe);
             if (rc == WL_HTTP1_INCOMPLETE) {
@@ -539,8 +561,7 @@ static void conn_process(struct ctl_conn *c)
 
 static void conn_touch(struct ctl_conn *c)
 {
-    if (!c->closing)
-        uv_timer_again(&c->timer);
+    c->last_active = uv_now(c->srv->loop);
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
@@ -657,13 +678,25 @@ static void conn_idle_check(struct ctl_conn *c)
     conn_read_start(c);
 }
 
+/* Ticks every second: closes idle keep-alive connections, and answers 408 to requests that
+ * take longer than request_ms to arrive (slow-header and slow-body clients). */
 static void on_timer(uv_timer_t *t)
 {
     struct ctl_conn *c = t->data;
-    if (c->nhanded > 0 || c->qhead)
-        return; /* an answer is being computed: not idle */
-    WL_DEBUG(c->id, "idle timeout");
-    conn_close(c);
+    if (c->closing || c->shutting_down)
+        return;
+    uint64_t now = uv_now(c->srv->loop);
+    bool reading_request = c->state != ST_STOPPED && (c->cur != NULL || c->in_len > 0);
+    if (reading_request && c->req_start && now - c->req_start > c->srv->opts.request_ms) {
+        conn_fail(c, 408, "request not received in time");
+        return;
+    }
+    if (c->nhanded > 0 || c->qhead || reading_request)
+        return; /* an answer is being computed or written: not idle */
+    if (now - c->last_active > c->srv->opts.idle_ms) {
+        WL_DEBUG(c->id, "idle timeout");
+        conn_close(c);
+    }
 }
 
 static void on_connection(uv_stream_t *ls, int status)
@@ -720,7 +753,9 @@ static void on_connection(uv_stream_t *ls, int status)
         SSL_set_bio(c->ssl, c->rbio, c->wbio);
         SSL_set_accept_state(c->ssl);
     }
-    uv_timer_start(&c->timer, on_timer, srv->opts.idle_ms, srv->opts.idle_ms);
+    c->last_active = uv_now(srv->loop);
+    uint64_t tick = srv->opts.idle_ms < 1000 ? srv->opts.idle_ms : 1000;
+    uv_timer_start(&c->timer, on_timer, tick, tick);
     WL_DEBUG(c->id, "connection from %s", c->peer_ip);
     conn_read_start(c);
 }
@@ -737,6 +772,10 @@ int ctl_server_new(uv_loop_t *loop, const struct ctl_server_opts *opts, ctl_http
         srv->opts.max_conns = 1024;
     if (!srv->opts.idle_ms)
         srv->opts.idle_ms = 60000;
+    if (!srv->opts.request_ms)
+        srv->opts.request_ms = 30000;
+    if (!srv->opts.max_unsent)
+        srv->opts.max_unsent = 1 << 20;
     if (!srv->opts.max_pipeline)
         srv->opts.max_pipeline = 16;
     srv->handler = handler;

@@ -49,6 +49,8 @@ struct ctl_server_opts {
     SSL_CTX *tls;        /* borrowed; NULL for plain HTTP */
     size_t max_conns;    /* default 1024 */
     uint64_t idle_ms;    /* keep-alive idle timeout; default 60000 */
+    uint64_t request_ms; /* a started request must be complete within this; default 30000 (408) */
+    size_t max_unsent;   /* answers not yet taken by the peer before reading pauses; 1 MiB */
     size_t max_pipeline; /* requests queued per connection before reading pauses; default 16 */
 };
 

@@ -487,6 +487,43 @@ unknown = [e for e in events if e.get("errorCode") == "UnrecognizedClientExcepti
 c.ok(unknown and unknown[0]["userIdentity"].get("accessKeyId") == "AKIDNOBODY0000000001",
      "unauthenticated call recorded with the key it named")
 
+# ---- slow clients, idle connections, clients that do not read ----------------------------------
+quick, quick_port = start_control("--request-timeout", "1000", "--idle-timeout", "1500")
+with socket.create_connection(("127.0.0.1", quick_port), timeout=10) as s:
+    s.sendall(b"POST /listFleets HTTP/1.1\r\nHost: a\r\n")  # head never finished
+    t0 = time.time()
+    st, h, body, rest = read_response(s)
+    c.eq(st, 408, "slow request head: 408")
+    c.ok(time.time() - t0 < 5, "slow request answered within the request timeout")
+    c.eq(s.recv(1), b"", "slow request: connection closed")
+with socket.create_connection(("127.0.0.1", quick_port), timeout=10) as s:
+    s.sendall(b"POST /listFleets HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n{}")
+    st, h, body, rest = read_response(s)
+    c.eq(st, 408, "slow request body: 408")
+with socket.create_connection(("127.0.0.1", quick_port), timeout=10) as s:
+    t0 = time.time()
+    c.eq(s.recv(1), b"", "idle connection closed")
+    c.ok(1.0 < time.time() - t0 < 6, "after the idle timeout (%.1f s)" % (time.time() - t0))
+
+import threading
+N = 3000
+one = b"POST /listFleets HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}"
+with socket.create_connection(("127.0.0.1", quick_port), timeout=30) as s:
+    sender = threading.Thread(target=lambda: s.sendall(one * N))
+    sender.start()
+    time.sleep(1.0)  # the client reads nothing for a while: the server must pause, not buffer
+    rest = b""
+    statuses = []
+    for _ in range(N):
+        st, h, body, rest = read_response(s, rest)
+        if st is None:
+            break
+        statuses.append(st)
+    sender.join(30)
+    c.eq(len(statuses), N, "every pipelined request answered after the client starts reading")
+    c.ok(all(x == 403 for x in statuses), "all answers are the expected 403")
+c.eq(t.stop(quick), 0, "quick instance exits 0")
+
 # ---- bad command lines ---------------------------------------------------------------------
 def bad_cli(what, argv, word):
     p = subprocess.run([CONTROL] + argv, capture_output=True, text=True, timeout=20)
