@@ -103,6 +103,7 @@ struct rnd_tok {
     uint64_t pos; /* raw offset of the next byte rnd_tok_feed will see */
     uint8_t state, ret_state;
     uint8_t skip_lf, foreign, finished;
+    uint64_t rend; /* raw offset the next text/value event represents the input up to */
     /* current tag */
     char tag[RND_TOK_NAME_MAX];
     size_t tag_len;
@@ -211,7 +212,7 @@ static void ev_simple(struct rnd_tok *t, enum rnd_tok_event_kind kind, const cha
 static void text(struct rnd_tok *t, const char *p, size_t n)
 {
     if (n)
-        ev_simple(t, RND_EV_TEXT, p, n, 0);
+        ev_simple(t, RND_EV_TEXT, p, n, t->rend);
 }
 
 static void text_c(struct rnd_tok *t, int c)
@@ -245,7 +246,7 @@ static void comment_end(struct rnd_tok *t, uint64_t raw)
 static void value(struct rnd_tok *t, const char *p, size_t n)
 {
     if (n)
-        ev_simple(t, RND_EV_ATTR_VALUE, p, n, 0);
+        ev_simple(t, RND_EV_ATTR_VALUE, p, n, t->rend);
 }
 
 static int ret_in_attr(const struct rnd_tok *t)
@@ -478,22 +479,38 @@ static int ent_narrow(struct rnd_tok *t, int c)
 /* The named reference ended at c (not consumed): emit the match or the raw characters. */
 static void named_resolve(struct rnd_tok *t, int c)
 {
+    char out[80];
+    size_t n = 0;
     if (t->ref_match >= 0) {
         const struct rnd_entity *e = &rnd_entities[t->ref_match];
         size_t ml = t->ref_match_len;
         int next = ml < t->ref_len ? (unsigned char)t->ref[ml] : c;
         int semi = e->name[e->name_len - 1] == ';';
         if (ret_in_attr(t) && !semi && (next == '=' || is_alnum(next))) {
-            ref_out(t, "&", 1);
-            ref_out(t, t->ref, t->ref_len);
+            out[n++] = '&';
+            memcpy(out + n, t->ref, t->ref_len);
+            n += t->ref_len;
         } else {
-            ref_out(t, e->value, e->value_len);
-            ref_out(t, t->ref + ml, t->ref_len - ml);
+            memcpy(out, e->value, e->value_len);
+            n = e->value_len;
+            memcpy(out + n, t->ref + ml, t->ref_len - ml);
+            n += t->ref_len - ml;
         }
     } else {
-        ref_out(t, "&", 1);
-        ref_out(t, t->ref, t->ref_len);
+        out[n++] = '&';
+        memcpy(out + n, t->ref, t->ref_len);
+        n += t->ref_len;
     }
+    ref_out(t, out, n);
+}
+
+/* Flushes "&" and the characters consumed so far as plain characters. */
+static void ref_flush(struct rnd_tok *t)
+{
+    char out[48];
+    out[0] = '&';
+    memcpy(out + 1, t->ref, t->ref_len);
+    ref_out(t, out, 1 + (size_t)t->ref_len);
 }
 
 static size_t utf8_put(char *out, uint32_t cp)
@@ -577,6 +594,17 @@ static int appropriate(const struct rnd_tok *t)
            memcmp(t->tag, t->last, t->last_len) == 0;
 }
 
+/* Emits "</" and the temporary buffer as one text event. */
+static void end_tag_flush(struct rnd_tok *t)
+{
+    char out[RND_TOK_NAME_MAX + 16];
+    size_t n = capped(t->tmp_len, sizeof t->tmp);
+    out[0] = '<';
+    out[1] = '/';
+    memcpy(out + 2, t->tmp, n);
+    text(t, out, n + 2);
+}
+
 /* Shared body of the three "... end tag name" states. Returns 1 when c was handled. */
 static int end_tag_name(struct rnd_tok *t, int c, uint64_t raw, uint8_t fallback)
 {
@@ -596,14 +624,13 @@ static int end_tag_name(struct rnd_tok *t, int c, uint64_t raw, uint8_t fallback
         t->tmp_len++;
         if (t->tag_len > t->last_len) {
             /* can never be appropriate: flush now (bounded memory), same output */
-            text(t, "</", 2);
-            text(t, t->tmp, capped(t->tmp_len, sizeof t->tmp));
+            end_tag_flush(t);
             t->state = fallback;
         }
         return 1;
     }
-    text(t, "</", 2);
-    text(t, t->tmp, capped(t->tmp_len, sizeof t->tmp));
+    t->rend = raw;
+    end_tag_flush(t);
     t->state = fallback;
     return 0;
 }
@@ -617,6 +644,7 @@ static int end_tag_name(struct rnd_tok *t, int c, uint64_t raw, uint8_t fallback
 static void step(struct rnd_tok *t, int c, uint64_t raw)
 {
 again:
+    t->rend = c == C_EOF ? raw : raw + 1;
     switch ((enum st)t->state) {
     case S_DATA:
         if (c == '&') {
@@ -679,10 +707,12 @@ again:
             t->state = S_CDATA_END;
             return;
         }
+        t->rend = raw;
         text(t, "]", 1);
         RECONSUME(S_CDATA);
     case S_CDATA_END:
         if (c == ']') {
+            t->rend = raw - 1;
             text(t, "]", 1);
             return;
         }
@@ -690,6 +720,7 @@ again:
             t->state = S_DATA;
             return;
         }
+        t->rend = raw;
         text(t, "]]", 2);
         RECONSUME(S_CDATA);
     case S_TAG_OPEN:
@@ -705,6 +736,7 @@ again:
             comment_start(t, t->lt_raw);
             RECONSUME(S_BOGUS_COMMENT);
         } else {
+            t->rend = raw;
             text(t, "<", 1);
             RECONSUME(S_DATA);
         }
@@ -746,6 +778,7 @@ again:
             t->state = S_RCDATA_END_OPEN;
             return;
         }
+        t->rend = raw;
         text(t, "<", 1);
         RECONSUME(S_RCDATA);
     case S_RCDATA_END_OPEN:
@@ -753,6 +786,7 @@ again:
             tag_new(t, 1);
             RECONSUME(S_RCDATA_END_NAME);
         }
+        t->rend = raw;
         text(t, "</", 2);
         RECONSUME(S_RCDATA);
     case S_RCDATA_END_NAME:
@@ -765,6 +799,7 @@ again:
             t->state = S_RAWTEXT_END_OPEN;
             return;
         }
+        t->rend = raw;
         text(t, "<", 1);
         RECONSUME(S_RAWTEXT);
     case S_RAWTEXT_END_OPEN:
@@ -772,6 +807,7 @@ again:
             tag_new(t, 1);
             RECONSUME(S_RAWTEXT_END_NAME);
         }
+        t->rend = raw;
         text(t, "</", 2);
         RECONSUME(S_RAWTEXT);
     case S_RAWTEXT_END_NAME:
@@ -789,6 +825,7 @@ again:
             t->state = S_SCRIPT_ESC_START;
             return;
         }
+        t->rend = raw;
         text(t, "<", 1);
         RECONSUME(S_SCRIPT);
     case S_SCRIPT_END_OPEN:
@@ -796,6 +833,7 @@ again:
             tag_new(t, 1);
             RECONSUME(S_SCRIPT_END_NAME);
         }
+        t->rend = raw;
         text(t, "</", 2);
         RECONSUME(S_SCRIPT);
     case S_SCRIPT_END_NAME:
@@ -869,9 +907,11 @@ again:
         }
         if (is_alpha(c)) {
             t->tmp_len = 0;
+            t->rend = raw;
             text(t, "<", 1);
             RECONSUME(S_SCRIPT_DESC_START);
         }
+        t->rend = raw;
         text(t, "<", 1);
         RECONSUME(S_SCRIPT_ESC);
     case S_SCRIPT_ESC_END_OPEN:
@@ -879,6 +919,7 @@ again:
             tag_new(t, 1);
             RECONSUME(S_SCRIPT_ESC_END_NAME);
         }
+        t->rend = raw;
         text(t, "</", 2);
         RECONSUME(S_SCRIPT_ESC);
     case S_SCRIPT_ESC_END_NAME:
@@ -1402,11 +1443,13 @@ again:
             t->state = S_NUMERIC_REF;
             return;
         }
+        t->rend = raw;
         ref_out(t, "&", 1);
         RECONSUME(t->ret_state);
     case S_NAMED_REF:
         if (c != C_EOF && ent_narrow(t, c))
             return;
+        t->rend = raw;
         named_resolve(t, c);
         RECONSUME(t->ret_state);
     case S_NUMERIC_REF:
@@ -1419,14 +1462,14 @@ again:
     case S_HEX_START:
         if (hex_val(c) >= 0)
             RECONSUME(S_HEX);
-        ref_out(t, "&", 1);
-        ref_out(t, t->ref, t->ref_len);
+        t->rend = raw;
+        ref_flush(t);
         RECONSUME(t->ret_state);
     case S_DEC_START:
         if (is_digit(c))
             RECONSUME(S_DEC);
-        ref_out(t, "&", 1);
-        ref_out(t, t->ref, t->ref_len);
+        t->rend = raw;
+        ref_flush(t);
         RECONSUME(t->ret_state);
     case S_HEX:
     case S_DEC: {
@@ -1437,6 +1480,8 @@ again:
                 t->code = t->code * base + (uint32_t)v;
             return;
         }
+        if (c != ';')
+            t->rend = raw;
         numeric_end(t);
         if (c == ';') {
             t->state = t->ret_state;
@@ -1538,6 +1583,7 @@ void rnd_tok_feed(struct rnd_tok *t, const void *buf, size_t n)
                 j++;
             if (j > i) {
                 const char *s = (const char *)p + i;
+                t->rend = t->pos + j;
                 switch ((enum st)t->state) {
                 case S_ATTR_VALUE_DQ:
                 case S_ATTR_VALUE_SQ:

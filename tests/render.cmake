@@ -7,3 +7,5 @@ add_executable(test_render_html5lib unit/render/test_html5lib.c)
 target_link_libraries(test_render_html5lib PRIVATE wl_render PkgConfig::JANSSON)
 add_test(NAME test_render_html5lib COMMAND test_render_html5lib ${RND_HTML5LIB_DIR})
 set_tests_properties(test_render_html5lib PROPERTIES LABELS unit TIMEOUT 300)
+
+wl_unit_test(test_render_html_rewriter unit/render/test_html_rewriter.c wl_render)

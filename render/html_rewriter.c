@@ -1,0 +1,926 @@
+/* html_rewriter.c - streaming link rewriter (see html_rewriter.h).
+ *
+ * Raw bytes flow from the input to the output lazily: out_raw is the offset up to which input
+ * bytes have been written (or deliberately dropped). Inside a value that may hold URLs, the
+ * tokenizer's value/text events carry the raw offset their decoded bytes stand for, which gives
+ * "sync points" where decoded and raw positions agree. Between two sync points a stretch is
+ * either CLEAN (nothing changed: its raw bytes will be copied) or DIRTY (it is written from the
+ * decoded text, escaped, and its raw bytes are dropped at the next sync point). */
+#include "html_rewriter.h"
+
+#include "html_tokenizer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct hbuf {
+    char *p;
+    size_t len, cap;
+};
+
+static void hbuf_add(struct hbuf *b, const void *p, size_t n)
+{
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n)
+            cap *= 2;
+        char *np = realloc(b->p, cap);
+        if (!np)
+            abort();
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, p, n);
+    b->len += n;
+}
+
+/* Drops the first n bytes. */
+static void hbuf_shift(struct hbuf *b, size_t n)
+{
+    if (n >= b->len) {
+        b->len = 0;
+        return;
+    }
+    memmove(b->p, b->p + n, b->len - n);
+    b->len -= n;
+}
+
+/* Releases a buffer that grew large once it is empty, so that memory stays bounded over time. */
+static void hbuf_trim(struct hbuf *b)
+{
+    if (b->len == 0 && b->cap > 4096) {
+        free(b->p);
+        b->p = NULL;
+        b->cap = 0;
+    }
+}
+
+enum vkind { V_NONE, V_URL, V_SRCSET, V_PING, V_CSS, V_REFRESH, V_SRCDOC, V_DROP };
+enum { U_NONE, U_PENDING, U_DECIDED };
+enum { SC_START = 1, SC_END = 2 };
+
+struct rnd_rewriter {
+    struct rnd_tok *tok;
+    struct rnd_url_policy pol;
+    rnd_write_cb write;
+    void *wud;
+    int depth;
+    /* raw bookkeeping */
+    uint64_t pos, out_raw;
+    const char *slice;
+    uint64_t slice_base;
+    size_t slice_len;
+    struct hbuf hold;
+    uint64_t hold_base;
+    /* tag context */
+    char tag[16];
+    size_t tag_len;
+    int end_tag;
+    int next_vk;
+    unsigned char ns[32];
+    size_t ns_len, ns_overflow;
+    int in_style;
+    /* value or <style> text being scanned */
+    int vk;
+    char quote; /* '"', '\'', 0 (unquoted), 'T' (raw text: no escaping) */
+    int dirty;
+    uint64_t ivl_raw, last_raw_end;
+    struct hbuf dec;
+    const char *cur;
+    size_t cur_n;
+    /* scanner */
+    int sc, m1, m2;
+    int kw_end; /* the refresh scanner's END means "that was the url= keyword" */
+    char css_q;
+    /* URL */
+    int url;
+    enum rnd_url_rest rest;
+    size_t url_at;
+    char pfx[RND_URL_PREFIX_MAX];
+    size_t pfx_len;
+    struct rnd_url_decision d;
+    struct rnd_rewriter *nested;
+    struct rnd_rewrite_stats stats;
+};
+
+/* ---- output ---- */
+
+static void out(struct rnd_rewriter *rw, const char *p, size_t n)
+{
+    if (n)
+        rw->write(rw->wud, p, n);
+}
+
+/* Writes decoded text escaped for the current context. */
+static void esc_out(struct rnd_rewriter *rw, const char *p, size_t n)
+{
+    if (rw->quote == 'T') {
+        out(rw, p, n);
+        return;
+    }
+    size_t s = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *e = NULL;
+        unsigned char c = (unsigned char)p[i];
+        if (c == '&')
+            e = "&amp;";
+        else if (c == '"' && rw->quote != '\'')
+            e = "&quot;";
+        else if (c == '\'' && rw->quote != '"')
+            e = "&#39;";
+        else if (rw->quote == 0) {
+            switch (c) {
+            case '<':
+                e = "&lt;";
+                break;
+            case '>':
+                e = "&gt;";
+                break;
+            case '=':
+                e = "&#61;";
+                break;
+            case '`':
+                e = "&#96;";
+                break;
+            case ' ':
+                e = "&#32;";
+                break;
+            case '\t':
+                e = "&#9;";
+                break;
+            case '\n':
+                e = "&#10;";
+                break;
+            case '\f':
+                e = "&#12;";
+                break;
+            case '\r':
+                e = "&#13;";
+                break;
+            default:
+                break;
+            }
+        }
+        if (e) {
+            out(rw, p + s, i - s);
+            out(rw, e, strlen(e));
+            s = i + 1;
+        }
+    }
+    out(rw, p + s, n - s);
+}
+
+static void pct_out(struct rnd_rewriter *rw, const char *p, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '.' || c == '_' || c == '~') {
+            out(rw, (const char *)&p[i], 1);
+        } else {
+            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+            out(rw, e, 3);
+        }
+    }
+}
+
+static void rest_out(struct rnd_rewriter *rw, const char *p, size_t n)
+{
+    if (rw->rest == RND_REST_PCT)
+        pct_out(rw, p, n);
+    else if (rw->rest == RND_REST_COPY)
+        esc_out(rw, p, n);
+}
+
+/* ---- raw bytes ---- */
+
+static void emit_raw_upto(struct rnd_rewriter *rw, uint64_t x)
+{
+    if (x <= rw->out_raw)
+        return;
+    if (rw->out_raw < rw->slice_base) {
+        uint64_t e = x < rw->slice_base ? x : rw->slice_base;
+        out(rw, rw->hold.p + (rw->out_raw - rw->hold_base), (size_t)(e - rw->out_raw));
+        rw->out_raw = e;
+    }
+    if (x > rw->out_raw) {
+        out(rw, rw->slice + (rw->out_raw - rw->slice_base), (size_t)(x - rw->out_raw));
+        rw->out_raw = x;
+    }
+}
+
+static void drop_raw_upto(struct rnd_rewriter *rw, uint64_t x)
+{
+    if (x > rw->out_raw)
+        rw->out_raw = x;
+}
+
+/* ---- values ---- */
+
+/* Writes the stretch's decoded text before the URL start (the stretch becomes DIRTY). */
+static void go_dirty(struct rnd_rewriter *rw)
+{
+    if (rw->dirty)
+        return;
+    emit_raw_upto(rw, rw->ivl_raw);
+    size_t upto = rw->url == U_NONE ? rw->dec.len + rw->cur_n : rw->url_at;
+    size_t a = upto < rw->dec.len ? upto : rw->dec.len;
+    esc_out(rw, rw->dec.p, a);
+    if (upto > rw->dec.len)
+        esc_out(rw, rw->cur, upto - rw->dec.len);
+    rw->dec.len = 0;
+    rw->dirty = 1;
+}
+
+static void decide(struct rnd_rewriter *rw, int complete)
+{
+    int r = rnd_url_decide(&rw->pol, rw->pfx, rw->pfx_len, complete, &rw->d);
+    if (r == RND_URL_NEED_MORE)
+        return;
+    rw->stats.urls++;
+    if (r == RND_URL_KEEP) {
+        if (rw->dirty)
+            esc_out(rw, rw->pfx, rw->pfx_len);
+        rw->url = U_NONE;
+        return;
+    }
+    if (rw->d.kind == RND_URL_INTERNAL)
+        rw->stats.rewritten++;
+    else
+        rw->stats.blocked++;
+    go_dirty(rw);
+    out(rw, rw->d.repl, rw->d.repl_len);
+    rw->rest = rw->d.rest;
+    rest_out(rw, rw->pfx + rw->d.consumed, rw->pfx_len - rw->d.consumed);
+    rw->url = rw->rest == RND_REST_COPY ? U_NONE : U_DECIDED;
+}
+
+static int is_css_ws(int c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
+}
+
+static int lc(int c)
+{
+    return (c >= 'A' && c <= 'Z') ? c + 32 : c;
+}
+
+/* Scanners: where URLs start and end in a value. Return SC_* flags for byte c. */
+static int scan_css(struct rnd_rewriter *rw, int c)
+{
+    enum { N, AU, QS, Q, UQ, AI };
+    switch (rw->sc) {
+    case N: {
+        static const char u[] = "url(", im[] = "@import";
+        int lcc = lc(c);
+        if (lcc == u[rw->m1]) {
+            if (++rw->m1 == 4) {
+                rw->m1 = 0;
+                rw->m2 = 0;
+                rw->sc = AU;
+                return 0;
+            }
+        } else {
+            rw->m1 = lcc == 'u' ? 1 : 0;
+        }
+        if (lcc == im[rw->m2]) {
+            if (++rw->m2 == 7) {
+                rw->m1 = rw->m2 = 0;
+                rw->sc = AI;
+            }
+        } else {
+            rw->m2 = c == '@' ? 1 : 0;
+        }
+        return 0;
+    }
+    case AU:
+        if (is_css_ws(c))
+            return 0;
+        if (c == '"' || c == '\'') {
+            rw->css_q = (char)c;
+            rw->sc = QS;
+            return 0;
+        }
+        if (c == ')') {
+            rw->sc = N;
+            return 0;
+        }
+        rw->sc = UQ;
+        return SC_START;
+    case QS:
+        if (c == rw->css_q) {
+            rw->sc = N;
+            return 0;
+        }
+        rw->sc = Q;
+        return SC_START;
+    case Q:
+        if (c == rw->css_q || c == '\n') {
+            rw->sc = N;
+            return SC_END;
+        }
+        return 0;
+    case UQ:
+        if (c == ')' || is_css_ws(c)) {
+            rw->sc = N;
+            return SC_END;
+        }
+        return 0;
+    case AI:
+        if (is_css_ws(c))
+            return 0;
+        if (c == '"' || c == '\'') {
+            rw->css_q = (char)c;
+            rw->sc = QS;
+            return 0;
+        }
+        rw->sc = N;
+        return scan_css(rw, c);
+    }
+    return 0;
+}
+
+static int scan(struct rnd_rewriter *rw, int c)
+{
+    switch (rw->vk) {
+    case V_URL:
+        if (rw->sc == 0) {
+            rw->sc = 1;
+            return SC_START;
+        }
+        return 0;
+    case V_SRCSET: {
+        enum { SEP, URL, DESC, PAREN };
+        switch (rw->sc) {
+        case SEP:
+            if (is_css_ws(c) || c == ',')
+                return 0;
+            rw->sc = URL;
+            return SC_START;
+        case URL:
+            if (is_css_ws(c)) {
+                rw->sc = DESC;
+                return SC_END;
+            }
+            return 0;
+        case DESC:
+            if (c == '(')
+                rw->sc = PAREN;
+            else if (c == ',')
+                rw->sc = SEP;
+            return 0;
+        default:
+            if (c == ')')
+                rw->sc = DESC;
+            return 0;
+        }
+    }
+    case V_PING:
+        if (rw->sc == 0) {
+            if (is_css_ws(c))
+                return 0;
+            rw->sc = 1;
+            return SC_START;
+        }
+        if (is_css_ws(c)) {
+            rw->sc = 0;
+            return SC_END;
+        }
+        return 0;
+    case V_CSS:
+        return scan_css(rw, c);
+    case V_REFRESH: {
+        /* "N[.N] [;,] [url =] ['"]URL": 0 ws, 1 number, 2 sep, 3 ws, 4.. url= matching, 9 done */
+        switch (rw->sc) {
+        case 0:
+            if (is_css_ws(c))
+                return 0;
+            if ((c >= '0' && c <= '9') || c == '.') {
+                rw->sc = 1;
+                return 0;
+            }
+            rw->sc = 9;
+            return 0;
+        case 1:
+            if ((c >= '0' && c <= '9') || c == '.')
+                return 0;
+            rw->sc = 2;
+            return scan(rw, c);
+        case 2:
+            if (is_css_ws(c))
+                return 0;
+            rw->sc = 3;
+            if (c == ';' || c == ',')
+                return 0;
+            return scan(rw, c);
+        case 3:
+            if (is_css_ws(c))
+                return 0;
+            if (c == '"' || c == '\'') {
+                rw->sc = 8; /* URL starts after the quote */
+                return 0;
+            }
+            rw->sc = lc(c) == 'u' ? 4 : 9;
+            return SC_START;
+        case 4:
+            rw->sc = lc(c) == 'r' ? 5 : 9;
+            return 0;
+        case 5:
+            rw->sc = lc(c) == 'l' ? 6 : 9;
+            return 0;
+        case 6:
+            if (is_css_ws(c))
+                return 0;
+            rw->sc = c == '=' ? 7 : 9;
+            return 0;
+        case 7:
+            if (is_css_ws(c))
+                return 0;
+            rw->kw_end = 1;
+            if (c == '"' || c == '\'') {
+                rw->sc = 8;
+                return SC_END;
+            }
+            rw->sc = 9;
+            return SC_END | SC_START;
+        case 8:
+            rw->sc = 9;
+            return SC_START;
+        default:
+            return 0;
+        }
+    }
+    default:
+        return 0;
+    }
+}
+
+/* A URL ended before the current byte; its prefix is complete. For the refresh scanner an END
+ * while pending means "that was the url= keyword": the text stays as it is. */
+static void url_end(struct rnd_rewriter *rw)
+{
+    if (rw->url == U_PENDING) {
+        if (rw->kw_end) {
+            rw->kw_end = 0;
+            if (rw->dirty)
+                esc_out(rw, rw->pfx, rw->pfx_len);
+            rw->url = U_NONE;
+            return;
+        } else {
+            decide(rw, 1);
+        }
+        if (rw->url == U_PENDING && rw->dirty) /* still undecided: keep it */
+            esc_out(rw, rw->pfx, rw->pfx_len);
+    }
+    rw->url = U_NONE;
+    rw->kw_end = 0;
+}
+
+/* Bytes after which a decision may become possible: anything that is not a scheme character. */
+static int is_trigger(int c)
+{
+    return !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             c == '+' || c == '-' || c == '.');
+}
+
+static void vchunk(struct rnd_rewriter *rw, const char *p, size_t n, uint64_t raw_end)
+{
+    if (rw->vk == V_SRCDOC) {
+        if (rw->nested)
+            rnd_rewriter_feed(rw->nested, p, n);
+        drop_raw_upto(rw, raw_end);
+        return;
+    }
+    if (rw->vk == V_DROP) {
+        drop_raw_upto(rw, raw_end);
+        return;
+    }
+    rw->cur = p;
+    rw->cur_n = 0;
+    size_t run = 0; /* dirty: start of bytes not yet written */
+    for (size_t k = 0; k < n; k++) {
+        if (rw->vk == V_URL && rw->url != U_PENDING && rw->sc == 1) {
+            /* one URL per value, already decided: the rest needs no scanning */
+            if (rw->dirty) {
+                if (rw->url == U_DECIDED)
+                    rest_out(rw, p + k, n - k);
+                else
+                    esc_out(rw, p + k, n - k);
+            }
+            run = k = n;
+            break;
+        }
+        int c = (unsigned char)p[k];
+        rw->cur_n = k;
+        int f = scan(rw, c);
+        if (f & SC_END)
+            url_end(rw);
+        if (f & SC_START) {
+            if (rw->url == U_PENDING && rw->dirty)
+                esc_out(rw, rw->pfx, rw->pfx_len);
+            rw->url = U_PENDING;
+            rw->pfx_len = 0;
+            rw->url_at = rw->dec.len + k;
+        }
+        if (rw->url == U_PENDING) {
+            rw->pfx[rw->pfx_len++] = (char)c;
+            rw->cur_n = k + 1;
+            if (is_trigger(c) || rw->pfx_len == RND_URL_PREFIX_MAX)
+                decide(rw, 0);
+            if (rw->url == U_PENDING && rw->pfx_len == RND_URL_PREFIX_MAX)
+                decide(rw, 1);
+        } else if (rw->dirty) {
+            if (rw->url == U_DECIDED)
+                rest_out(rw, p + k, 1);
+            else
+                esc_out(rw, p + k, 1);
+        }
+    }
+    (void)run;
+    rw->cur = NULL;
+    rw->cur_n = 0;
+    rw->last_raw_end = raw_end;
+    if (rw->dirty) {
+        drop_raw_upto(rw, raw_end);
+        if (rw->url == U_NONE) {
+            rw->dirty = 0;
+            rw->ivl_raw = raw_end;
+            rw->dec.len = 0;
+        }
+    } else if (rw->url == U_PENDING) {
+        if (rw->dec.len + n > RND_RW_DEC_MAX) {
+            /* too much held: write this stretch from the decoded text from now on */
+            rw->cur = p;
+            rw->cur_n = n;
+            go_dirty(rw);
+            rw->cur = NULL;
+            rw->cur_n = 0;
+            drop_raw_upto(rw, raw_end);
+        } else {
+            hbuf_add(&rw->dec, p, n);
+        }
+    } else {
+        rw->ivl_raw = raw_end;
+        rw->dec.len = 0;
+    }
+}
+
+static struct rnd_rewriter *rewriter_new_depth(const struct rnd_url_policy *policy,
+                                               rnd_write_cb write, void *ud, int depth);
+
+static void nested_write(void *ud, const void *p, size_t n)
+{
+    struct rnd_rewriter *rw = ud;
+    esc_out(rw, p, n);
+}
+
+static void vbegin(struct rnd_rewriter *rw, int vk, char quote, uint64_t raw)
+{
+    rw->vk = vk;
+    rw->quote = quote;
+    rw->dirty = 0;
+    rw->ivl_raw = raw;
+    rw->last_raw_end = raw;
+    rw->dec.len = 0;
+    rw->sc = rw->m1 = rw->m2 = 0;
+    rw->kw_end = 0;
+    rw->url = U_NONE;
+    rw->pfx_len = 0;
+    emit_raw_upto(rw, raw);
+    if (vk == V_SRCDOC) {
+        rw->dirty = 1;
+        if (rw->depth < 2)
+            rw->nested = rewriter_new_depth(&rw->pol, nested_write, rw, rw->depth + 1);
+        else
+            rw->stats.blocked++;
+    } else if (vk == V_DROP) {
+        rw->dirty = 1;
+        rw->stats.blocked++;
+    }
+}
+
+static void vend(struct rnd_rewriter *rw, uint64_t raw)
+{
+    if (rw->vk == V_SRCDOC && rw->nested) {
+        rnd_rewriter_finish(rw->nested);
+        struct rnd_rewrite_stats s;
+        rnd_rewriter_stats(rw->nested, &s);
+        rw->stats.urls += s.urls;
+        rw->stats.rewritten += s.rewritten;
+        rw->stats.blocked += s.blocked;
+        rnd_rewriter_free(rw->nested);
+        rw->nested = NULL;
+    }
+    url_end(rw);
+    if (rw->dirty)
+        drop_raw_upto(rw, raw);
+    rw->dirty = 0;
+    rw->vk = V_NONE;
+    rw->dec.len = 0;
+    hbuf_trim(&rw->dec);
+}
+
+/* EOF inside a tag: browsers drop the tag; write what is pending and stop scanning. */
+static void vabort(struct rnd_rewriter *rw)
+{
+    if (rw->vk == V_NONE)
+        return;
+    if (rw->vk == V_SRCDOC && rw->nested) {
+        rnd_rewriter_finish(rw->nested);
+        rnd_rewriter_free(rw->nested);
+        rw->nested = NULL;
+    }
+    if (rw->dirty && rw->url == U_PENDING)
+        esc_out(rw, rw->pfx, rw->pfx_len);
+    rw->url = U_NONE;
+    rw->dirty = 0;
+    rw->vk = V_NONE;
+    rw->dec.len = 0;
+}
+
+/* ---- tree-builder model ---- */
+
+static int name_is(const struct rnd_tok_event *ev, const char *s)
+{
+    size_t n = strlen(s);
+    return ev->len == n && memcmp(ev->data, s, n) == 0;
+}
+
+static int in_list(const struct rnd_tok_event *ev, const char *const *list)
+{
+    for (; *list; list++)
+        if (name_is(ev, *list))
+            return 1;
+    return 0;
+}
+
+static const char *const url_attrs[] = {
+    "href",     "src",    "action", "formaction", "poster",     "background",
+    "manifest", "lowsrc", "dynsrc", "codebase",   "xlink:href", NULL,
+};
+static const char *const rawtext_tags[] = {"style",    "xmp",      "iframe", "noembed",
+                                           "noframes", "noscript", NULL};
+static const char *const rcdata_tags[] = {"title", "textarea", NULL};
+static const char *const breakout_tags[] = {
+    "b",      "big",  "blockquote", "body",  "br",   "center", "code",    "dd",   "div",
+    "dl",     "dt",   "em",         "embed", "h1",   "h2",     "h3",      "h4",   "h5",
+    "h6",     "head", "hr",         "i",     "img",  "li",     "listing", "menu", "meta",
+    "nobr",   "ol",   "p",          "pre",   "ruby", "s",      "small",   "span", "strong",
+    "strike", "sub",  "sup",        "table", "tt",   "u",      "ul",      "var",  NULL,
+};
+static const char *const integration_tags[] = {"foreignobject", "desc", "title", NULL};
+
+static int top_ns(const struct rnd_rewriter *rw)
+{
+    if (rw->ns_overflow)
+        return 'F';
+    return rw->ns_len ? rw->ns[rw->ns_len - 1] : 'H';
+}
+
+static void ns_push(struct rnd_rewriter *rw, unsigned char k)
+{
+    if (rw->ns_len < sizeof rw->ns && !rw->ns_overflow)
+        rw->ns[rw->ns_len++] = k;
+    else
+        rw->ns_overflow++;
+}
+
+static void ns_pop(struct rnd_rewriter *rw)
+{
+    if (rw->ns_overflow)
+        rw->ns_overflow--;
+    else if (rw->ns_len)
+        rw->ns_len--;
+}
+
+static int attr_kind(struct rnd_rewriter *rw, const struct rnd_tok_event *ev)
+{
+    if (ev->duplicate || ev->truncated || rw->end_tag)
+        return V_NONE;
+    if (in_list(ev, url_attrs))
+        return V_URL;
+    if (name_is(ev, "srcset") || name_is(ev, "imagesrcset"))
+        return V_SRCSET;
+    if (name_is(ev, "ping"))
+        return V_PING;
+    if (name_is(ev, "style"))
+        return V_CSS;
+    int tag_is = rw->tag_len < sizeof rw->tag;
+    if (tag_is && rw->tag_len == 6 && memcmp(rw->tag, "object", 6) == 0 && name_is(ev, "data"))
+        return V_URL;
+    if (tag_is && rw->tag_len == 4 && memcmp(rw->tag, "meta", 4) == 0 && name_is(ev, "content"))
+        return V_REFRESH;
+    if (tag_is && rw->tag_len == 6 && memcmp(rw->tag, "iframe", 6) == 0 && name_is(ev, "srcdoc"))
+        return V_SRCDOC;
+    if (rw->pol.strip_scripts && ev->len > 2 && ev->data[0] == 'o' && ev->data[1] == 'n')
+        return V_DROP;
+    return V_NONE;
+}
+
+static void on_tag_end(struct rnd_rewriter *rw, const struct rnd_tok_event *ev)
+{
+    if (ev->end_tag)
+        return;
+    int top = top_ns(rw);
+    if (top == 'F') {
+        if (in_list(ev, breakout_tags)) {
+            while (rw->ns_len || rw->ns_overflow) {
+                if (top_ns(rw) == 'H')
+                    break;
+                ns_pop(rw);
+            }
+            top = top_ns(rw);
+        } else {
+            if (!ev->self_closing) {
+                if (in_list(ev, integration_tags))
+                    ns_push(rw, 'H');
+                else if (name_is(ev, "svg") || name_is(ev, "math"))
+                    ns_push(rw, 'F');
+            }
+            rnd_tok_set_foreign(rw->tok, top_ns(rw) == 'F');
+            return;
+        }
+    }
+    if (name_is(ev, "svg") || name_is(ev, "math")) {
+        if (!ev->self_closing)
+            ns_push(rw, 'F');
+    } else if (name_is(ev, "script")) {
+        rnd_tok_set_state(rw->tok, RND_TOK_STATE_SCRIPT_DATA, NULL);
+    } else if (in_list(ev, rawtext_tags)) {
+        rnd_tok_set_state(rw->tok, RND_TOK_STATE_RAWTEXT, NULL);
+        if (name_is(ev, "style")) {
+            rw->in_style = 1;
+            vbegin(rw, V_CSS, 'T', ev->raw);
+        }
+    } else if (in_list(ev, rcdata_tags)) {
+        rnd_tok_set_state(rw->tok, RND_TOK_STATE_RCDATA, NULL);
+    } else if (name_is(ev, "plaintext")) {
+        rnd_tok_set_state(rw->tok, RND_TOK_STATE_PLAINTEXT, NULL);
+    }
+    rnd_tok_set_foreign(rw->tok, top_ns(rw) == 'F');
+}
+
+static void on_event(void *ud, const struct rnd_tok_event *ev)
+{
+    struct rnd_rewriter *rw = ud;
+    switch (ev->kind) {
+    case RND_EV_TEXT:
+        if (rw->in_style)
+            vchunk(rw, ev->data, ev->len, ev->raw);
+        break;
+    case RND_EV_TAG_START:
+        if (rw->in_style) {
+            vend(rw, ev->raw);
+            rw->in_style = 0;
+        }
+        rw->end_tag = ev->end_tag;
+        rw->tag_len = ev->len;
+        if (ev->len < sizeof rw->tag)
+            memcpy(rw->tag, ev->data, ev->len);
+        rw->next_vk = V_NONE;
+        if (ev->end_tag) {
+            int top = top_ns(rw);
+            if ((top == 'F' && (name_is(ev, "svg") || name_is(ev, "math"))) ||
+                (top == 'H' && rw->ns_len && in_list(ev, integration_tags)))
+                ns_pop(rw);
+            rnd_tok_set_foreign(rw->tok, top_ns(rw) == 'F');
+        }
+        break;
+    case RND_EV_ATTR_NAME:
+        rw->next_vk = attr_kind(rw, ev);
+        break;
+    case RND_EV_ATTR_VALUE_START:
+        if (rw->next_vk != V_NONE)
+            vbegin(rw, rw->next_vk, ev->quote, ev->raw);
+        rw->next_vk = V_NONE;
+        break;
+    case RND_EV_ATTR_VALUE:
+        if (rw->vk != V_NONE)
+            vchunk(rw, ev->data, ev->len, ev->raw);
+        break;
+    case RND_EV_ATTR_VALUE_END:
+        if (rw->vk != V_NONE)
+            vend(rw, ev->raw);
+        break;
+    case RND_EV_TAG_END:
+        on_tag_end(rw, ev);
+        break;
+    case RND_EV_TAG_ABORT:
+        vabort(rw);
+        break;
+    default:
+        break;
+    }
+}
+
+/* ---- lifecycle ---- */
+
+static struct rnd_rewriter *rewriter_new_depth(const struct rnd_url_policy *policy,
+                                               rnd_write_cb write, void *ud, int depth)
+{
+    struct rnd_rewriter *rw = calloc(1, sizeof *rw);
+    if (!rw)
+        abort();
+    rw->pol = *policy;
+    rw->write = write;
+    rw->wud = ud;
+    rw->depth = depth;
+    rw->tok = rnd_tok_new(on_event, rw);
+    return rw;
+}
+
+struct rnd_rewriter *rnd_rewriter_new(const struct rnd_url_policy *policy, rnd_write_cb write,
+                                      void *ud)
+{
+    return rewriter_new_depth(policy, write, ud, 0);
+}
+
+void rnd_rewriter_free(struct rnd_rewriter *rw)
+{
+    if (!rw)
+        return;
+    rnd_rewriter_free(rw->nested);
+    rnd_tok_free(rw->tok);
+    free(rw->hold.p);
+    free(rw->dec.p);
+    free(rw);
+}
+
+/* Keeps the raw bytes [out_raw, end of slice) that may still be needed. */
+static void slice_end(struct rnd_rewriter *rw)
+{
+    uint64_t end = rw->slice_base + rw->slice_len;
+    if (rw->vk == V_NONE) {
+        emit_raw_upto(rw, end);
+    } else if (!rw->dirty) {
+        emit_raw_upto(rw, rw->ivl_raw);
+    }
+    /* hold = exactly [out_raw, end) */
+    if (rw->out_raw < end) {
+        if (rw->hold.len && rw->out_raw > rw->hold_base)
+            hbuf_shift(&rw->hold, (size_t)(rw->out_raw - rw->hold_base));
+        if (rw->hold.len == 0)
+            rw->hold_base = rw->out_raw > rw->slice_base ? rw->out_raw : rw->slice_base;
+        uint64_t from = rw->out_raw > rw->slice_base ? rw->out_raw : rw->slice_base;
+        hbuf_add(&rw->hold, rw->slice + (from - rw->slice_base), (size_t)(end - from));
+        rw->hold_base = end - rw->hold.len;
+    } else {
+        rw->hold.len = 0;
+        hbuf_trim(&rw->hold);
+    }
+    if (rw->vk != V_NONE && !rw->dirty && rw->url == U_PENDING && rw->hold.len > RND_RW_RAW_MAX) {
+        /* the stretch's raw bytes grew too large: write it from the decoded text */
+        rw->slice = NULL;
+        rw->slice_base = end;
+        rw->slice_len = 0;
+        go_dirty(rw);
+        drop_raw_upto(rw, rw->last_raw_end);
+        hbuf_shift(&rw->hold, (size_t)(rw->out_raw - rw->hold_base));
+        rw->hold_base = rw->out_raw;
+    }
+}
+
+void rnd_rewriter_feed(struct rnd_rewriter *rw, const void *p, size_t n)
+{
+    rw->slice = p;
+    rw->slice_base = rw->pos;
+    rw->slice_len = n;
+    rnd_tok_feed(rw->tok, p, n);
+    slice_end(rw);
+    rw->pos += n;
+    rw->slice = NULL;
+    rw->slice_base = rw->pos;
+    rw->slice_len = 0;
+}
+
+void rnd_rewriter_finish(struct rnd_rewriter *rw)
+{
+    rw->slice = NULL;
+    rw->slice_base = rw->pos;
+    rw->slice_len = 0;
+    rnd_tok_finish(rw->tok);
+    if (rw->vk != V_NONE) {
+        if (rw->in_style)
+            vend(rw, rw->pos);
+        else
+            vabort(rw);
+        rw->in_style = 0;
+    }
+    emit_raw_upto(rw, rw->pos);
+    rw->hold.len = 0;
+    hbuf_trim(&rw->hold);
+}
+
+size_t rnd_rewriter_bytes_held(const struct rnd_rewriter *rw)
+{
+    size_t n = sizeof *rw + rnd_tok_bytes_held(rw->tok) + rw->hold.cap + rw->dec.cap;
+    if (rw->nested)
+        n += rnd_rewriter_bytes_held(rw->nested);
+    return n;
+}
+
+void rnd_rewriter_stats(const struct rnd_rewriter *rw, struct rnd_rewrite_stats *out)
+{
+    *out = rw->stats;
+}
