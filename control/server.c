@@ -153,6 +153,8 @@ static const char *http_date(char buf[64])
 static void req_set_response(struct ctl_http_req *r, int status, const char *ctype,
                              const char *extra, char *body, size_t len, bool close)
 {
+    /* a HEAD answer carries the length of the body it would have, but no body */
+    bool is_head = r->msg.method.len == 4 && memcmp(r->msg.method.base, "HEAD", 4) == 0;
     char date[64];
     char head[1024];
     int n = snprintf(head, sizeof head,
@@ -161,13 +163,13 @@ static void req_set_response(struct ctl_http_req *r, int status, const char *cty
                      status, wl_http_reason(status), http_date(date),
                      ctype ? ctype : "application/json", len, close ? "close" : "keep-alive");
     size_t elen = extra ? strlen(extra) : 0;
-    size_t total = (size_t)n + elen + 2 + len;
+    size_t total = (size_t)n + elen + 2 + (is_head ? 0 : len);
     r->out = xmalloc(total);
     memcpy(r->out, head, (size_t)n);
     if (elen)
         memcpy(r->out + n, extra, elen);
     memcpy(r->out + n + elen, "\r\n", 2);
-    if (len)
+    if (len && !is_head)
         memcpy(r->out + n + elen + 2, body, len);
     r->out_len = total;
     r->responded = true;

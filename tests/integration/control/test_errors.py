@@ -380,6 +380,20 @@ with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
     c.eq(st, 200, "same connection kept alive for a later request")
     c.ok(h.get("x-amzn-requestid"), "x-amzn-RequestId header")
 
+# a HEAD answer has no body, so the next answer on the connection starts right after its head
+with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+    s.sendall(b"HEAD /listFleets HTTP/1.1\r\nHost: a\r\n\r\n" +
+              signed("POST", "/listFleets", b"{}"))
+    buf = b""
+    while buf.count(b"\r\n\r\n") < 2:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    first, rest = buf.split(b"\r\n\r\n", 1)
+    c.ok(first.startswith(b"HTTP/1.1 404"), "HEAD answered: %r" % first[:40])
+    c.ok(rest.startswith(b"HTTP/1.1 200"), "answer after HEAD is framed right: %r" % rest[:40])
+
 # ---- throttling ------------------------------------------------------------------------------
 slow, slow_port = start_control("--rate-limit", "0.2", "--burst", "2")
 slow_ep = "http://127.0.0.1:%d" % slow_port
