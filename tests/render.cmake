@@ -9,3 +9,5 @@ add_test(NAME test_render_html5lib COMMAND test_render_html5lib ${RND_HTML5LIB_D
 set_tests_properties(test_render_html5lib PROPERTIES LABELS unit TIMEOUT 300)
 
 wl_unit_test(test_render_html_rewriter unit/render/test_html_rewriter.c wl_render)
+wl_unit_test(test_render_header_policy unit/render/test_header_policy.c wl_render)
+wl_unit_test(test_render_cookie_jar unit/render/test_cookie_jar.c wl_render)
