@@ -1,0 +1,947 @@
+"""The benchmark harness: the gateway side by side with nginx and HAProxy (see bench/README.md).
+
+Run by bench/run.sh (which installs the tools and builds a Release tree), or directly:
+  /usr/bin/python3 bench/bench.py --build-dir build-bench [--quick] [--json F] [--markdown F]
+
+Starts (and stops, by PID, also on failure or Ctrl-C): a fixed origin (nginx, plain HTTP on
+loopback, 1 KiB / 64 KiB / 1 MiB files and an HTML page), nginx and HAProxy as TLS-terminating
+reverse proxies, and -- when build/gateway/worklink-gateway exists -- Redis, worklink-control
+(fleet, ECDSA P-256 certificate imported through its ACM API, domain associated until ACTIVE,
+session written into Redis the way the login flow does) and worklink-gateway. All three proxies
+use the same ECDSA P-256 certificate and the same number of workers/threads. Each scenario runs
+against every target in alternation (A B C A B C ...) for several rounds; medians are printed
+as a table with the ratios gateway/nginx and gateway/haproxy and the direct-to-origin ceiling.
+
+Needs root for one thing: wrk takes the TLS server name (SNI) from the URL host, so the bench
+domain is added to /etc/hosts (127.0.0.1) for the run and removed again at exit.
+"""
+import argparse
+import hashlib
+import json
+import os
+import platform
+import re
+import resource
+import secrets
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(SRC, "tests", "lib"))
+import wl_testlib as t  # noqa: E402
+
+DOMAIN = "bench.worklink.test"
+FLEET = "bench"
+ACCOUNT = "123456789012"
+AK, SK = "AKIDBENCH00000000001", "benchsecret"
+PY = "/usr/bin/python3"
+CLIENTS = os.path.join(HERE, "clients.py")
+LUA = os.path.join(HERE, "report.lua")
+HOSTS_MARK = "# worklink-bench"
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def log(*a):
+    print("[bench %s]" % time.strftime("%H:%M:%S"), *a, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- /proc accounting
+
+def _children():
+    kids = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    s = f.read()
+                ppid = int(s[s.rindex(")") + 2:].split()[1])
+                kids.setdefault(ppid, []).append(int(d))
+            except (OSError, ValueError):
+                pass
+    return kids
+
+
+def tree(pid):
+    """pid and all its descendants (nginx master + workers)."""
+    kids = _children()
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(kids.get(p, []))
+    return out
+
+
+def cpu_seconds(pids):
+    tot = 0
+    for p in pids:
+        try:
+            with open("/proc/%d/stat" % p) as f:
+                s = f.read()
+            fl = s[s.rindex(")") + 2:].split()
+            tot += int(fl[11]) + int(fl[12])  # utime, stime
+        except (OSError, ValueError):
+            pass
+    return tot / TICK
+
+
+def rss_kib(pids):
+    tot = 0
+    for p in pids:
+        try:
+            with open("/proc/%d/status" % p) as f:
+                for ln in f:
+                    if ln.startswith("VmRSS:"):
+                        tot += int(ln.split()[1])
+        except (OSError, ValueError):
+            pass
+    return tot
+
+
+# ---------------------------------------------------------------- fixtures
+
+def write_fixtures(d):
+    www = os.path.join(d, "www")
+    os.makedirs(www)
+    for name, size in (("1k", 1024), ("64k", 65536), ("1m", 1 << 20)):
+        with open(os.path.join(www, name), "wb") as f:
+            f.write(os.urandom(size))
+    # An HTML page of about 256 KiB with what the render stage rewrites: links to the associated
+    # domain and to outside hosts, scripts, styles, forms, comments and entities.
+    parts = ["<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Bench page</title>"
+             "<link rel=\"stylesheet\" href=\"https://%s/s.css\">"
+             "<script src=\"https://cdn.example.com/app.js\"></script>"
+             "<style>body{font-family:sans-serif} .x{color:#333}</style></head><body>\n" % DOMAIN]
+    i = 0
+    while sum(len(p) for p in parts) < 256 * 1024:
+        parts.append(
+            "<div class=\"row\" id=\"r%d\"><h2>Section %d &amp; more</h2>"
+            "<p>Lorem ipsum dolor sit amet, <a href=\"https://%s/page/%d?x=1&amp;y=2\">inside</a>"
+            " and <a href='http://outside.example.org/%d'>outside</a>, <img src=\"/img/%d.png\" "
+            "alt=\"image %d\"> <!-- comment %d --> consectetur adipiscing elit.</p>"
+            "<form action=\"https://%s/post\" method=\"post\"><input name=\"q%d\" value=\"v\">"
+            "</form><script>var a%d = \"<b>\" + %d;</script></div>\n"
+            % (i, i, DOMAIN, i, i, i, i, i, DOMAIN, i, i, i))
+        i += 1
+    parts.append("</body></html>\n")
+    html = "".join(parts).encode()
+    with open(os.path.join(www, "page.html"), "wb") as f:
+        f.write(html)
+    import gzip
+    with open(os.path.join(www, "page.html.gz"), "wb") as f:
+        f.write(gzip.compress(html, 6))
+    return www
+
+
+NGINX_COMMON = """user root;
+pid {d}/{name}.pid;
+error_log {d}/{name}-error.log warn;
+worker_rlimit_nofile 200000;
+events {{ worker_connections 60000; }}
+"""
+NGINX_TEMP = """  client_body_temp_path {d}/{name}-tmp/body;
+  proxy_temp_path {d}/{name}-tmp/proxy;
+  fastcgi_temp_path {d}/{name}-tmp/fastcgi;
+  uwsgi_temp_path {d}/{name}-tmp/uwsgi;
+  scgi_temp_path {d}/{name}-tmp/scgi;
+"""
+
+
+def nginx_start(d, name, conf):
+    os.makedirs(os.path.join(d, name + "-tmp"), exist_ok=True)
+    path = os.path.join(d, name + ".conf")
+    with open(path, "w") as f:
+        f.write(conf)
+    p = t.start(["nginx", "-p", d, "-c", path, "-e", os.path.join(d, name + "-error.log"),
+                 "-g", "daemon off;"], ready=None,
+                stderr_path=os.path.join(d, name + ".stderr"))
+    return p
+
+
+def wait_port(port, proc, timeout=15):
+    import socket
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            err = open(proc.stderr_path, errors="replace").read()[-1500:]
+            raise RuntimeError("process exited (%s) before listening on %d: %s"
+                               % (proc.poll(), port, err))
+        try:
+            with socket.create_connection(("127.0.0.1", port), 0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("nothing listens on %d" % port)
+
+
+def start_origin(d, www):
+    port, h2c = t.free_port(), t.free_port()
+    conf = NGINX_COMMON.format(d=d, name="origin").replace("user root;", "user root;\n"
+                                                           "worker_processes 1;")
+    conf += """http {{
+  access_log off;
+{temp}  keepalive_requests 100000000;
+  keepalive_timeout 600s;
+  sendfile on;
+  tcp_nopush on;
+  tcp_nodelay on;
+  open_file_cache max=100;
+  open_file_cache_valid 600s;
+  types {{ text/html html; }}
+  default_type application/octet-stream;
+  gzip_static on;
+  server {{
+    listen 127.0.0.1:{port} backlog=4096;
+    listen 127.0.0.1:{h2c} http2 backlog=4096;
+    root {www};
+  }}
+}}
+""".format(temp=NGINX_TEMP.format(d=d, name="origin"), port=port, h2c=h2c, www=www)
+    p = nginx_start(d, "origin", conf)
+    wait_port(port, p)
+    return p, port, h2c
+
+
+def start_nginx_proxy(d, crt, key, origin_port, workers):
+    port = t.free_port()
+    conf = NGINX_COMMON.format(d=d, name="nginx") + "worker_processes %d;\n" % workers
+    conf += """http {{
+  access_log off;
+{temp}  keepalive_requests 100000000;
+  keepalive_timeout 600s;
+  tcp_nodelay on;
+  upstream origin {{
+    server 127.0.0.1:{origin};
+    keepalive 256;
+    keepalive_requests 100000000;
+    keepalive_timeout 600s;
+  }}
+  ssl_certificate {crt};
+  ssl_certificate_key {key};
+  ssl_protocols TLSv1.2 TLSv1.3;
+  ssl_session_tickets on;
+  ssl_session_cache shared:SSL:20m;
+  ssl_session_timeout 1h;
+  server {{
+    listen 127.0.0.1:{port} ssl http2 backlog=4096;
+    server_name {domain};
+    location / {{
+      proxy_pass http://origin;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffer_size 64k;
+      proxy_buffers 32 64k;
+      proxy_busy_buffers_size 128k;
+      proxy_max_temp_file_size 0;
+    }}
+  }}
+}}
+""".format(temp=NGINX_TEMP.format(d=d, name="nginx"), origin=origin_port, crt=crt, key=key,
+           port=port, domain=DOMAIN)
+    p = nginx_start(d, "nginx", conf)
+    wait_port(port, p)
+    return p, port
+
+
+def fd_limit():
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def haproxy_maxconn():
+    """HAProxy reserves two descriptors per connection (client + server side) and refuses to
+    start when RLIMIT_NOFILE cannot hold them."""
+    return min(60000, (fd_limit() - 300) // 2)
+
+
+def start_haproxy(d, crt, key, origin_port, workers):
+    port = t.free_port()
+    pem = os.path.join(d, "haproxy.pem")
+    with open(pem, "w") as f:
+        f.write(open(crt).read() + open(key).read())
+    conf = """global
+  nbthread {w}
+  maxconn {maxconn}
+  ssl-default-bind-options ssl-min-ver TLSv1.2
+  tune.ssl.cachesize 100000
+defaults
+  mode http
+  option http-keep-alive
+  timeout connect 5s
+  timeout client 600s
+  timeout server 600s
+  timeout http-request 600s
+  timeout http-keep-alive 600s
+frontend fe
+  bind 127.0.0.1:{port} ssl crt {pem} alpn h2,http/1.1
+  default_backend be
+backend be
+  http-reuse always
+  server origin 127.0.0.1:{origin}
+""".format(w=workers, port=port, pem=pem, origin=origin_port, maxconn=haproxy_maxconn())
+    path = os.path.join(d, "haproxy.cfg")
+    with open(path, "w") as f:
+        f.write(conf)
+    p = t.start(["haproxy", "-db", "-f", path], ready=None,
+                stderr_path=os.path.join(d, "haproxy.stderr"))
+    wait_port(port, p)
+    return p, port
+
+
+# ---------------------------------------------------------------- control + gateway
+
+class Control:
+    def __init__(self, d, build, redis_url, key_file):
+        import boto3
+        import botocore.config
+        creds = t.write_credentials(d, [("bench", AK, SK, ACCOUNT, "full")])
+        self.port = t.free_port()
+        self.proc = t.start([os.path.join(build, "control", "worklink-control"), "--listen",
+                             "127.0.0.1:%d" % self.port, "--redis", redis_url, "--credentials",
+                             creds, "--key-file", key_file, "--rate-limit", "0",
+                             "--fleet-create-delay-ms", "100", "--domain-associate-delay-ms",
+                             "100"], stderr_path=os.path.join(d, "control.log"))
+        kw = dict(endpoint_url="http://127.0.0.1:%d" % self.port, region_name="us-east-1",
+                  aws_access_key_id=AK, aws_secret_access_key=SK,
+                  config=botocore.config.Config(retries={"max_attempts": 1}))
+        self.wl = boto3.client("worklink", **kw)
+        self.acm = boto3.client("acm", **kw)
+
+    def wait(self, fn, want, timeout=20):
+        deadline = time.time() + timeout
+        got = None
+        while time.time() < deadline:
+            got = fn()
+            if got == want:
+                return
+            time.sleep(0.1)
+        raise RuntimeError("waited for %s, still %s" % (want, got))
+
+
+def gateway_help(binary):
+    try:
+        return subprocess.run([binary, "--help"], capture_output=True, text=True,
+                              timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+
+
+def gateway_origin_args(helptext, origin_port):
+    """The options that point the bench domain at the origin, as the gateway's --help spells
+    them (the option set is the gateway engineer's; we adapt)."""
+    args = []
+    m = re.search(r"--origin[ =]([A-Z_]+)=([A-Za-z:/_]+)", helptext)
+    if "--origin" in helptext:
+        args += ["--origin", "%s=http://127.0.0.1:%d" % (DOMAIN, origin_port)]
+    elif "--resolve" in helptext:
+        args += ["--resolve", "%s:127.0.0.1" % DOMAIN]
+    del m
+    return args
+
+
+class Gateway:
+    """Redis + worklink-control + worklink-gateway with a fleet, an ACTIVE domain and a session."""
+
+    def __init__(self, d, build, crt, key, origin_port, workers):
+        self.binary = os.path.join(build, "gateway", "worklink-gateway")
+        self.redis_proc, self.redis_url = t.start_redis()
+        key_file = t.write_key_file(d)
+        self.ctl = Control(d, build, self.redis_url, key_file)
+        fleet = self.ctl.wl.create_fleet(FleetName=FLEET, DisplayName="bench")
+        self.fleet_arn = fleet["FleetArn"]
+        self.ctl.wait(lambda: self.ctl.wl.describe_fleet_metadata(
+            FleetArn=self.fleet_arn)["FleetStatus"], "ACTIVE")
+        cert = self.ctl.acm.import_certificate(Certificate=open(crt, "rb").read(),
+                                               PrivateKey=open(key, "rb").read())
+        self.ctl.wl.associate_domain(FleetArn=self.fleet_arn, DomainName=DOMAIN,
+                                     AcmCertificateArn=cert["CertificateArn"],
+                                     DisplayName="bench")
+        self.domain_status = lambda: self.ctl.wl.describe_domain(
+            FleetArn=self.fleet_arn, DomainName=DOMAIN)["DomainStatus"]
+        self.ctl.wait(self.domain_status, "ACTIVE")
+        self.token = self.new_session("bench-user", "bench-device")
+        helptext = gateway_help(self.binary)
+        self.port, self.admin = t.free_port(), t.free_port()
+        argv = [self.binary, "--fleet", FLEET, "--listen", "127.0.0.1:%d" % self.port,
+                "--admin-listen", "127.0.0.1:%d" % self.admin, "--redis", self.redis_url,
+                "--key-file", key_file, "--workers", str(workers)]
+        argv += gateway_origin_args(helptext, origin_port)
+        if "--idle-timeout" in helptext:
+            argv += ["--idle-timeout", "600000"]
+        if "--max-conns" in helptext:
+            argv += ["--max-conns", "60000"]
+        self.argv = argv
+        log("gateway:", " ".join(argv))
+        self.proc = t.start(argv, timeout=30, stderr_path=os.path.join(d, "gateway.log"))
+
+    def redis(self, *args):
+        return t.redis_cmd(self.redis_url, *args)
+
+    def new_session(self, user, device):
+        """Writes a session the way the login flow does (docs/redis-schema.md); returns its
+        token."""
+        token = secrets.token_urlsafe(32)
+        sid = hashlib.sha256(token.encode()).hexdigest()
+        now = int(time.time() * 1000)
+        exp = now + 24 * 3600 * 1000
+        P = "wl:{%s}:" % FLEET
+        self.redis("HSET", P + "device:" + device, "id", device, "status", "ACTIVE",
+                   "manufacturer", "bench", "model", "bench", "os", "linux", "os_version", "1",
+                   "patch_level", "1", "username", user, "first_accessed", now,
+                   "last_accessed", now)
+        self.redis("ZADD", P + "devices", 0, device)
+        self.redis("SADD", P + "user:%s:devices" % user, device)
+        self.redis("HSET", P + "session:" + sid, "username", user, "device_id", device,
+                   "created", now, "expires", exp, "idle_timeout_ms", 24 * 3600 * 1000,
+                   "last_seen", now)
+        self.redis("PEXPIREAT", P + "session:" + sid, exp)
+        self.redis("SADD", P + "user:%s:sessions" % user, sid)
+        return token
+
+
+# ---------------------------------------------------------------- targets and runners
+
+class Target:
+    def __init__(self, name, proc, port, tls=True, h2port=None):
+        self.name, self.proc, self.port, self.tls = name, proc, port, tls
+        self.h2port = h2port if h2port else port
+
+    def pids(self):
+        return tree(self.proc.pid)
+
+    def url(self, path):
+        if self.tls:
+            return "https://%s:%d%s" % (DOMAIN, self.port, path)
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def client_args(self):
+        return ["--port", str(self.port)] + ([] if self.tls else ["--plain"])
+
+
+class Bench:
+    def __init__(self, a, env):
+        self.a, self.env = a, env
+
+    def measure(self, target, fn):
+        """Runs fn() while reading the target's CPU time; returns fn's dict plus cpu_s."""
+        pids = target.pids()
+        c0 = cpu_seconds(pids)
+        r = fn()
+        r["cpu_s"] = cpu_seconds(pids) - c0
+        return r
+
+    def wrk(self, target, path, headers="", conns=50, duration=None, probe=True):
+        duration = duration or self.a.duration
+        env = dict(self.env, BENCH_HEADERS=headers)
+        pr = None
+        if probe:
+            pr = subprocess.Popen([PY, CLIENTS, "probe", "--path", "/1k", "--rate", "50",
+                                   "--duration", str(max(1, duration - 1))]
+                                  + target.client_args(), stdout=subprocess.PIPE, env=env,
+                                  text=True)
+
+        def run():
+            out = subprocess.run(["wrk", "-t1", "-c%d" % conns, "-d%ds" % duration, "--latency",
+                                  "-s", LUA, target.url(path)], capture_output=True, text=True,
+                                 env=env, timeout=duration + 60)
+            js = [ln[5:] for ln in out.stdout.splitlines() if ln.startswith("JSON ")]
+            if not js:
+                raise RuntimeError("wrk gave no result: %s %s" % (out.stdout, out.stderr))
+            return json.loads(js[-1])
+
+        r = self.measure(target, run)
+        secs = r["duration_us"] / 1e6
+        res = {"rps": r["requests"] / secs, "mbps": r["bytes"] / secs / 1e6,
+               "p50_ms": r["p50_us"] / 1000, "p99_ms": r["p99_us"] / 1000,
+               "p999_ms": r["p999_us"] / 1000, "requests": r["requests"],
+               "errors": r["errors_connect"] + r["errors_read"] + r["errors_write"]
+               + r["errors_status"] + r["errors_timeout"], "cpu_s": r["cpu_s"]}
+        res["per_cpu_s"] = r["requests"] / r["cpu_s"] if r["cpu_s"] > 0 else None
+        if pr:
+            out, _ = pr.communicate(timeout=duration + 30)
+            try:
+                pj = json.loads(out.strip().splitlines()[-1])
+                res["probe_p99_ms"] = pj["p99_ms"]
+                res["errors"] += pj["errors"]
+            except (ValueError, IndexError):
+                res["probe_p99_ms"] = None
+        return res
+
+    def h2load(self, target, path):
+        dur = self.a.duration
+        hdr = ["-H", "Authorization: Bearer %s" % self.env["BENCH_TOKEN"]] \
+            if self.env.get("BENCH_TOKEN") else []
+        if target.tls:
+            argv = ["h2load", "-t1", "-c50", "-m10", "-D", str(dur), "--connect-to",
+                    "127.0.0.1:%d" % target.port] + hdr + [target.url(path)]
+        else:
+            argv = ["h2load", "-t1", "-c50", "-m10", "-D", str(dur)] + hdr + \
+                ["http://127.0.0.1:%d%s" % (target.h2port, path)]
+
+        def run():
+            out = subprocess.run(argv, capture_output=True, text=True, timeout=dur + 60)
+            o = out.stdout
+            m = re.search(r"finished in ([\d.]+)s, ([\d.]+) req/s", o)
+            m2 = re.search(r"requests: (\d+) total, \d+ started, \d+ done, (\d+) succeeded, "
+                           r"(\d+) failed, (\d+) errored", o)
+            m3 = re.search(r"status codes: (\d+) 2xx", o)
+            m4 = re.search(r"time for request:\s+(\S+)\s+(\S+)\s+(\S+)", o)
+            if not (m and m2):
+                raise RuntimeError("h2load gave no result: %s %s" % (o[-2000:], out.stderr))
+            done = int(m3.group(1)) if m3 else 0
+            return {"rps": float(m.group(2)), "requests": done,
+                    "errors": int(m2.group(3)) + int(m2.group(4))
+                    + (int(m2.group(2)) - done), "mean": m4.group(3) if m4 else None}
+
+        r = self.measure(target, run)
+        r["per_cpu_s"] = r["requests"] / r["cpu_s"] if r["cpu_s"] > 0 else None
+        r["mean_ms"] = _ms(r.pop("mean"))
+        return r
+
+    def handshakes(self, target, resume):
+        dur = self.a.duration
+        argv = [PY, CLIENTS, "hs", "--duration", str(dur), "--procs", "2"] + \
+            target.client_args() + (["--resume"] if resume else [])
+
+        def run():
+            out = subprocess.run(argv, capture_output=True, text=True, env=self.env,
+                                 timeout=dur + 60)
+            return json.loads(out.stdout.strip().splitlines()[-1])
+
+        r = self.measure(target, run)
+        ok = r["conns"] - r["errors"]
+        res = {"cps": r["conns"] / r["seconds"], "requests": ok, "errors": r["errors"],
+               "reused_pct": 100.0 * r["reused"] / r["conns"] if r["conns"] else 0,
+               "cpu_s": r["cpu_s"]}
+        res["per_cpu_s"] = r["conns"] / r["cpu_s"] if r["cpu_s"] > 0 else None
+        if resume and r["conns"] and res["reused_pct"] < 50:
+            res["note"] = "only %.0f%% of connections resumed" % res["reused_pct"]
+        return res
+
+    def idle(self, target):
+        """N idle keep-alive TLS connections (one request each), then the 1 KiB wrk load beside
+        them. Reports memory growth per idle connection and the p99 of the active load."""
+        n = self.a.idle_conns
+        self.wrk(target, "/1k", duration=1, probe=False)  # warm the buffers/pools
+        pids = target.pids()
+        rss0 = rss_kib(pids)
+        p = subprocess.Popen([PY, CLIENTS, "idle", "--conns", str(n)] + target.client_args(),
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=self.env,
+                             text=True)
+        try:
+            line = p.stdout.readline().split()
+            opened, errs = int(line[1]), int(line[2])
+            time.sleep(0.5)
+            rss1 = rss_kib(pids)
+            load = self.wrk(target, "/1k")
+            p.stdin.write("count\n")
+            p.stdin.flush()
+            alive = int(p.stdout.readline().split()[1])
+        finally:
+            try:
+                p.stdin.write("quit\n")
+                p.stdin.close()
+            except OSError:
+                pass
+            p.wait(timeout=60)
+        return {"opened": opened, "open_errors": errs, "alive_after_load": alive,
+                "kib_per_idle": (rss1 - rss0) / opened if opened else None,
+                "rps": load["rps"], "per_cpu_s": load["per_cpu_s"], "p99_ms": load["p99_ms"],
+                "p999_ms": load["p999_ms"], "probe_p99_ms": load.get("probe_p99_ms"),
+                "errors": load["errors"] + errs + (opened - alive), "requests": load["requests"]}
+
+
+def _ms(s):
+    if not s:
+        return None
+    m = re.match(r"([\d.]+)(us|ms|s)$", s)
+    if not m:
+        return None
+    return float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]
+
+
+# ---------------------------------------------------------------- revoke
+
+def revoke_trials(gw, bench, target, trials, workers):
+    """RevokeDomainAccess through control while wrk loads the gateway; a probe with several
+    connections per worker records when each first sees 403. Returns per-trial times (ms from
+    the revoke call's answer to the first and to the last connection's 403)."""
+    out = []
+    for i in range(trials):
+        dur = max(3, int(bench.a.duration))
+        wrk = subprocess.Popen(["wrk", "-t1", "-c20", "-d%ds" % (dur + 4), "-s", LUA,
+                                target.url("/1k")], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, env=bench.env)
+        pr = subprocess.Popen([PY, CLIENTS, "revoke", "--conns", str(4 * workers),
+                               "--timeout", "5"] + target.client_args(),
+                              stdout=subprocess.PIPE, env=bench.env, text=True)
+        try:
+            line = pr.stdout.readline().strip()
+            if line != "ready":
+                raise RuntimeError("revoke probe: " + line)
+            time.sleep(1)
+            gw.ctl.wl.revoke_domain_access(FleetArn=gw.fleet_arn, DomainName=DOMAIN)
+            t_done = time.time()
+            res = json.loads(pr.stdout.readline())
+            pr.wait(timeout=30)
+        finally:
+            if pr.poll() is None:
+                pr.kill()
+                pr.wait()
+            gw.ctl.wl.restore_domain_access(FleetArn=gw.fleet_arn, DomainName=DOMAIN)
+            wrk.terminate()
+            wrk.wait()
+        first = (res["first"] - t_done) * 1000 if res.get("first") else None
+        last = (res["all"] - t_done) * 1000 if res.get("all") else None
+        out.append({"first_ms": first, "all_ms": last})
+        log("revoke trial %d: first 403 after %s ms, every connection after %s ms"
+            % (i + 1, _fmt(first), _fmt(last)))
+        # wait until the domain serves again
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            st = subprocess.run(["curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}",
+                                 "-H", "Authorization: Bearer " + bench.env["BENCH_TOKEN"],
+                                 target.url("/1k")], capture_output=True, text=True).stdout
+            if st == "200":
+                break
+            time.sleep(0.1)
+    return out
+
+
+# ---------------------------------------------------------------- report
+
+SCENARIOS = [
+    # key, title, kind, arg, headline metric
+    ("h1_1k", "HTTP/1.1 keep-alive 1 KiB (wrk -t1 -c50)", "wrk", "/1k"),
+    ("h1_64k", "HTTP/1.1 keep-alive 64 KiB (wrk -t1 -c50)", "wrk", "/64k"),
+    ("h1_1m", "HTTP/1.1 keep-alive 1 MiB (wrk -t1 -c50)", "wrk", "/1m"),
+    ("h2_1k", "HTTP/2 1 KiB (h2load -t1 -c50 -m10)", "h2", "/1k"),
+    ("tls_full", "New TLS connections, full handshake (2 python clients, 1 req each)", "hs", False),
+    ("tls_resumed", "New TLS connections, resumed (ticket)", "hs", True),
+    ("html", "HTML page 256 KiB (render stage on the gateway)", "wrk", "/page.html"),
+    ("html_gzip", "HTML page, gzip from the origin (re-compression)", "wrk_gz", "/page.html"),
+]
+
+
+def _fmt(v, nd=1):
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        if abs(v) >= 100:
+            return "%.0f" % v
+        return ("%%.%df" % nd) % v
+    return str(v)
+
+
+def median_of(rounds, key):
+    vals = [r[key] for r in rounds if r.get(key) is not None]
+    return statistics.median(vals) if vals else None
+
+
+def ratio(a, b):
+    return a / b if (a is not None and b) else None
+
+
+METRICS = {
+    "wrk": [("rps", "req/s"), ("per_cpu_s", "req per proxy CPU-s"), ("p50_ms", "p50 ms"),
+            ("p99_ms", "p99 ms"), ("p999_ms", "p99.9 ms"), ("probe_p99_ms", "probe p99 ms")],
+    "h2": [("rps", "req/s"), ("per_cpu_s", "req per proxy CPU-s"), ("mean_ms", "mean ms")],
+    "hs": [("cps", "conn/s"), ("per_cpu_s", "handshakes per proxy CPU-s"),
+           ("reused_pct", "% resumed")],
+    "idle": [("opened", "idle conns open"), ("kib_per_idle", "KiB RSS per idle conn"),
+             ("alive_after_load", "still open after load"), ("rps", "req/s beside them"),
+             ("per_cpu_s", "req per proxy CPU-s"), ("p99_ms", "p99 ms"),
+             ("p999_ms", "p99.9 ms"), ("probe_p99_ms", "probe p99 ms")],
+}
+METRICS["wrk_gz"] = [("rps", "req/s"), ("mbps", "MB/s"), ("per_cpu_s", "req per proxy CPU-s"),
+                     ("p99_ms", "p99 ms")]
+METRICS["wrk_html"] = METRICS["wrk_gz"]
+LOWER_BETTER = {"p50_ms", "p99_ms", "p999_ms", "probe_p99_ms", "mean_ms", "kib_per_idle"}
+
+
+def build_table(results, names):
+    """rows: (scenario title, metric label, {target: median}, ratio gw/nginx, ratio gw/haproxy)"""
+    rows = []
+    for key, title, kind in results["order"]:
+        per = results["scenarios"].get(key, {})
+        mk = "wrk_html" if key == "html" else kind
+        for m, label in METRICS[mk]:
+            vals = {n: median_of(per.get(n, []), m) for n in names}
+            g = vals.get("gateway")
+            rows.append((title, label, vals, ratio(g, vals.get("nginx")),
+                         ratio(g, vals.get("haproxy"))))
+    return rows
+
+
+def render_text(rows, names):
+    w = [max(len(r[0]) for r in rows) if rows else 10, 26] + [11] * (len(names) + 2)
+    hdr = ["scenario", "metric"] + names + ["gw/nginx", "gw/haproxy"]
+    lines = ["  ".join(h.ljust(w[i]) for i, h in enumerate(hdr))]
+    last = None
+    for title, label, vals, r1, r2 in rows:
+        cells = [title if title != last else "", label] + [_fmt(vals.get(n)) for n in names] + \
+            [_fmt(r1, 2), _fmt(r2, 2)]
+        last = title
+        lines.append("  ".join(c.ljust(w[i]) for i, c in enumerate(cells)))
+    return "\n".join(lines)
+
+
+def render_markdown(rows, names, meta):
+    out = ["| scenario | metric | " + " | ".join(names) + " | gw/nginx | gw/haproxy |",
+           "|---|---|" + "---:|" * (len(names) + 2)]
+    last = None
+    for title, label, vals, r1, r2 in rows:
+        out.append("| %s | %s | %s | %s | %s |" % (
+            title if title != last else "", label,
+            " | ".join(_fmt(vals.get(n)) for n in names), _fmt(r1, 2), _fmt(r2, 2)))
+        last = title
+    out.append("")
+    for n in meta.get("notes", []):
+        out.append("- " + n)
+    return "\n".join(out) + "\n"
+
+
+# ---------------------------------------------------------------- main
+
+class Hosts:
+    """Adds `127.0.0.1 DOMAIN` to /etc/hosts for the run (wrk takes SNI from the URL host)."""
+
+    def __init__(self):
+        self.added = False
+        with open("/etc/hosts") as f:
+            txt = f.read()
+        if re.search(r"^\s*127\.0\.0\.1\s.*\b%s\b" % re.escape(DOMAIN), txt, re.M):
+            return
+        with open("/etc/hosts", "a") as f:
+            f.write("%s127.0.0.1 %s %s\n" % ("" if txt.endswith("\n") else "\n", DOMAIN,
+                                             HOSTS_MARK))
+        self.added = True
+
+    def remove(self):
+        if not self.added:
+            return
+        with open("/etc/hosts") as f:
+            lines = f.readlines()
+        with open("/etc/hosts", "w") as f:
+            f.writelines(ln for ln in lines if HOSTS_MARK not in ln)
+        self.added = False
+
+
+def machine():
+    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines()[:10]
+    mem = open("/proc/meminfo").readline().strip()
+    return {"nproc": os.cpu_count(), "lscpu": lscpu, "mem": mem, "kernel": platform.release(),
+            "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+            "nginx": subprocess.run(["nginx", "-v"], capture_output=True,
+                                    text=True).stderr.strip(),
+            "haproxy": subprocess.run(["haproxy", "-v"], capture_output=True,
+                                      text=True).stdout.splitlines()[0],
+            "openssl": subprocess.run(["openssl", "version"], capture_output=True,
+                                      text=True).stdout.strip()}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build-dir", default=os.environ.get("WL_BUILD_DIR",
+                                                          os.path.join(SRC, "build-bench")))
+    ap.add_argument("--quick", action="store_true", help="one short round: CI smoke test")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--duration", type=int, default=5, help="seconds per measurement")
+    ap.add_argument("--workers", type=int, default=os.cpu_count())
+    ap.add_argument("--idle-conns", type=int, default=10000)
+    ap.add_argument("--revoke-trials", type=int, default=5)
+    ap.add_argument("--only", default="", help="comma-separated scenario keys")
+    ap.add_argument("--no-gateway", action="store_true")
+    ap.add_argument("--json")
+    ap.add_argument("--markdown")
+    a = ap.parse_args()
+    if a.quick:
+        a.rounds, a.duration, a.idle_conns, a.revoke_trials = 1, 2, 300, 1
+    if os.geteuid() != 0:
+        sys.exit("bench.py: needs root (it adds %s to /etc/hosts for wrk's SNI)" % DOMAIN)
+    for tool in ("wrk", "h2load", "nginx", "haproxy", "redis-server", "redis-cli", "openssl",
+                 "curl"):
+        if not shutil.which(tool):
+            sys.exit("bench.py: %s not found (bench/run.sh installs it)" % tool)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (200000, 200000))
+    except (ValueError, OSError):
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    cap = haproxy_maxconn() - 200
+    if a.idle_conns > cap:
+        log("idle connections: %d instead of %d (RLIMIT_NOFILE hard limit %d; HAProxy needs two "
+            "descriptors per connection)" % (cap, a.idle_conns, fd_limit()))
+        a.idle_conns = cap
+    hosts = Hosts()
+    try:
+        return run(a)
+    finally:
+        hosts.remove()
+
+
+def run(a):
+    d = t.tmpdir("wlbench-")
+    os.chmod(d, 0o755)
+    notes = []
+    meta = {"machine": machine(), "quick": a.quick, "rounds": a.rounds, "duration_s": a.duration,
+            "workers": a.workers, "notes": notes}
+    ca = t.make_ca(d, "Bench CA")
+    crt, key = t.make_cert(d, ca, DOMAIN)
+    www = write_fixtures(d)
+    env = dict(os.environ)
+    origin, oport, oh2c = start_origin(d, www)
+    log("origin on", oport, "(h2c", oh2c, ")")
+    targets = [Target("direct", origin, oport, tls=False, h2port=oh2c)]
+    np_, nport = start_nginx_proxy(d, crt, key, oport, a.workers)
+    targets.append(Target("nginx", np_, nport))
+    hp, hport = start_haproxy(d, crt, key, oport, a.workers)
+    targets.append(Target("haproxy", hp, hport))
+    log("nginx on", nport, "haproxy on", hport, "workers", a.workers)
+    gw = None
+    gwbin = os.path.join(a.build_dir, "gateway", "worklink-gateway")
+    if a.no_gateway:
+        notes.append("gateway: skipped (--no-gateway)")
+    elif not os.path.exists(gwbin):
+        notes.append("gateway: not measured, %s does not exist" % gwbin)
+    else:
+        try:
+            gw = Gateway(d, a.build_dir, crt, key, oport, a.workers)
+            env["BENCH_TOKEN"] = gw.token
+            targets.append(Target("gateway", gw.proc, gw.port))
+            log("gateway on", gw.port)
+        except Exception as e:  # noqa: BLE001 -- report and carry on with the peers
+            notes.append("gateway: failed to start: %s" % str(e).splitlines()[0][:300])
+            log("gateway failed to start:", e)
+            gw = None
+    if a.quick and gw is None and not a.no_gateway and os.path.exists(gwbin):
+        log("FAIL: the gateway exists but did not start")
+        return 1
+    names = [tg.name for tg in targets]
+    bench = Bench(a, env)
+    # smoke: every target answers 200 on /1k
+    for tg in targets:
+        st = subprocess.run(["curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}", "-H",
+                             "Authorization: Bearer " + env.get("BENCH_TOKEN", "x"),
+                             tg.url("/1k")], capture_output=True, text=True).stdout
+        if st != "200":
+            log("FAIL: %s answers %s on /1k" % (tg.name, st))
+            if tg.name == "gateway":
+                notes.append("gateway: answers %s on /1k (see %s)" % (st, os.path.join(
+                    d, "gateway.log")))
+                if a.quick:
+                    return 1
+                targets.remove(tg)
+            else:
+                return 1
+    only = set(x for x in a.only.split(",") if x)
+    results = {"meta": meta, "order": [], "scenarios": {}}
+    failures = []
+    for key, title, kind, arg in SCENARIOS:
+        if only and key not in only:
+            continue
+        results["order"].append((key, title, kind))
+        per = results["scenarios"].setdefault(key, {})
+        for rnd in range(a.rounds):
+            for tg in targets:
+                if kind == "hs" and not tg.tls:
+                    continue
+                if kind == "wrk_gz" and tg.name == "direct":
+                    continue
+                try:
+                    if kind == "wrk":
+                        r = bench.wrk(tg, arg)
+                    elif kind == "wrk_gz":
+                        r = bench.wrk(tg, arg, headers="Accept-Encoding: gzip")
+                    elif kind == "h2":
+                        r = bench.h2load(tg, arg)
+                    else:
+                        r = bench.handshakes(tg, arg)
+                except Exception as e:  # noqa: BLE001 -- recorded as a failure of the scenario
+                    r = {"error": str(e)[:500], "errors": 1, "requests": 0}
+                per.setdefault(tg.name, []).append(r)
+                log("%s round %d %s: %s" % (key, rnd + 1, tg.name, json.dumps(
+                    {k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()})))
+                if r.get("error") or not r.get("requests") or r.get("errors"):
+                    failures.append("%s/%s: %s" % (key, tg.name, r.get("error") or
+                                                   "%s errors, %s ok" % (r.get("errors"),
+                                                                         r.get("requests"))))
+    if not only or "idle" in only:
+        key = "idle"
+        title = "%d idle TLS connections + 1 KiB load" % a.idle_conns
+        results["order"].append((key, title, "idle"))
+        per = results["scenarios"].setdefault(key, {})
+        for tg in targets:
+            if not tg.tls:
+                continue
+            try:
+                r = bench.idle(tg)
+            except Exception as e:  # noqa: BLE001
+                r = {"error": str(e)[:500], "errors": 1, "requests": 0}
+            per.setdefault(tg.name, []).append(r)
+            log("idle %s: %s" % (tg.name, json.dumps(r)))
+            if r.get("error") or r.get("errors"):
+                failures.append("idle/%s: %s" % (tg.name, r.get("error") or
+                                                 "%s errors" % r.get("errors")))
+    revoke = None
+    if gw is not None and "gateway" in [tg.name for tg in targets] and (
+            not only or "revoke" in only):
+        try:
+            trials = revoke_trials(gw, bench, [tg for tg in targets if tg.name == "gateway"][0],
+                                   a.revoke_trials, a.workers)
+            alls = [x["all_ms"] for x in trials]
+            firsts = [x["first_ms"] for x in trials if x["first_ms"] is not None]
+            revoke = {"trials": trials,
+                      "first_median_ms": statistics.median(firsts) if firsts else None,
+                      "all_max_ms": max(alls) if alls and None not in alls else None}
+            if None in alls:
+                failures.append("revoke: some probe connection never saw a 403")
+        except Exception as e:  # noqa: BLE001
+            revoke = {"error": str(e)[:500]}
+            failures.append("revoke: %s" % e)
+    elif gw is None:
+        notes.append("revoke propagation: needs the gateway; not measured")
+    results["revoke"] = revoke
+    if gw is not None:
+        notes.append("audit on: not measured in this run (see bench/README.md)")
+    rows = build_table(results, names)
+    print()
+    print(render_text(rows, names))
+    if revoke:
+        print()
+        print("Revoke propagation under load (RevokeDomainAccess answered -> 403), %d trials: "
+              "first connection median %s ms; every probe connection (4 per worker) max %s ms"
+              % (len(revoke.get("trials", [])), _fmt(revoke.get("first_median_ms")),
+                 _fmt(revoke.get("all_max_ms"))))
+    for n in notes:
+        print("note:", n)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"meta": meta, "results": results["scenarios"], "revoke": revoke,
+                       "table": [{"scenario": r[0], "metric": r[1], "values": r[2],
+                                  "gw_over_nginx": r[3], "gw_over_haproxy": r[4]}
+                                 for r in rows], "failures": failures}, f, indent=1)
+    if a.markdown:
+        md = render_markdown(rows, names, meta)
+        if revoke:
+            md += ("\nRevoke propagation under load: first 403 median %s ms, all probe "
+                   "connections max %s ms over %d trials.\n"
+                   % (_fmt(revoke.get("first_median_ms")), _fmt(revoke.get("all_max_ms")),
+                      len(revoke.get("trials", []))))
+        with open(a.markdown, "w") as f:
+            f.write(md)
+    if failures:
+        print("\nFAILURES:")
+        for f_ in failures:
+            print("  " + f_)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGINT, lambda *a_: sys.exit(130))
+    sys.exit(main())
