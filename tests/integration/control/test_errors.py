@@ -394,6 +394,34 @@ with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
     c.ok(first.startswith(b"HTTP/1.1 404"), "HEAD answered: %r" % first[:40])
     c.ok(rest.startswith(b"HTTP/1.1 200"), "answer after HEAD is framed right: %r" % rest[:40])
 
+# garbage, truncated and mutated requests on many connections do not hurt the server
+import random
+rng = random.Random(1234)
+valid = signed("POST", "/createFleet", b'{"FleetName": "garbage-fleet"}')
+for i in range(150):
+    kind = i % 3
+    if kind == 0:
+        data = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 2000)))
+    elif kind == 1:
+        data = valid[:rng.randrange(1, len(valid))]
+    else:
+        b = bytearray(valid)
+        for _ in range(rng.randrange(1, 8)):
+            b[rng.randrange(len(b))] = rng.randrange(256)
+        data = bytes(b)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(data)
+            s.shutdown(socket.SHUT_WR)
+            s.settimeout(5)
+            while s.recv(65536):
+                pass
+    except OSError:
+        pass
+st, h, body, _ = exchange(signed("POST", "/listFleets", b"{}"))
+c.eq(st, 200, "server still serves after garbage")
+c.eq(rdb.exists("wl:{garbage-fleet}:fleet"), 0, "no mutated request was accepted")
+
 # ---- throttling ------------------------------------------------------------------------------
 slow, slow_port = start_control("--rate-limit", "0.2", "--burst", "2")
 slow_ep = "http://127.0.0.1:%d" % slow_port
