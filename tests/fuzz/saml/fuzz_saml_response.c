@@ -2,12 +2,15 @@
  * (application/x-www-form-urlencoded) or, when it holds no SAMLResponse field, the SAMLResponse
  * value itself; both go through wl_saml_form_field and wl_saml_response_verify against a fixed
  * IdP metadata (its certificate is a throwaway self-signed one, public data only). The first
- * byte also picks the clock (valid, expired, not yet valid) and unsolicited mode. */
+ * byte also picks the clock (when the seeds were made, epoch, 2100) and unsolicited mode.
+ * Seeds: make_corpus.py (responses signed by pysaml2 with the key of that certificate). */
 #include "saml.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "fuzz_clock.inc"
 
 static const char idp_metadata[] =
     "<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" "
@@ -43,7 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct wl_saml_expect exp = {
         .sp_entity_id = "https://gw.fuzz/saml/metadata",
         .acs_url = "https://gw.fuzz/saml/acs",
-        .now_ms = (mode & 3) == 0   ? 1795000000000LL
+        .now_ms = (mode & 3) == 0   ? FUZZ_NOW_MS
                   : (mode & 3) == 1 ? 0
                                     : 4102444800000LL,
         .allow_unsolicited = (mode & 4) != 0,
