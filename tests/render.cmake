@@ -12,3 +12,9 @@ wl_unit_test(test_render_html_rewriter unit/render/test_html_rewriter.c wl_rende
 wl_unit_test(test_render_header_policy unit/render/test_header_policy.c wl_render)
 wl_unit_test(test_render_cookie_jar unit/render/test_cookie_jar.c wl_render)
 wl_unit_test(test_render_stream unit/render/test_stream.c wl_render)
+
+# libFuzzer targets (-DFUZZ=ON with clang); their seed corpora are replayed on every ctest run.
+wl_fuzz_target(fuzz_html_tokenizer fuzz/render/fuzz_html_tokenizer.c
+               fuzz/render/corpus_html_tokenizer wl_render)
+wl_fuzz_target(fuzz_html_rewriter fuzz/render/fuzz_html_rewriter.c
+               fuzz/render/corpus_html_rewriter wl_render)

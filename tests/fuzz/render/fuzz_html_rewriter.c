@@ -1,0 +1,73 @@
+/* fuzz_html_rewriter.c - rewriter invariants on any input:
+ * 1. with no associated domain and the KEEP policy nothing is rewritten, so the output equals
+ *    the input byte for byte, whatever the split;
+ * 2. with the BLOCK policy the output does not depend on how the input is split;
+ * 3. memory held stays under the bound. */
+#include "html_rewriter.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct out {
+    unsigned char *p;
+    size_t len, cap;
+};
+
+static void sink(void *ud, const void *p, size_t n)
+{
+    struct out *o = ud;
+    if (o->len + n > o->cap) {
+        o->cap = (o->len + n) * 2 + 64;
+        o->p = realloc(o->p, o->cap);
+        if (!o->p)
+            abort();
+    }
+    memcpy(o->p + o->len, p, n);
+    o->len += n;
+}
+
+static void run(const struct rnd_url_policy *pol, const uint8_t *d, size_t n, size_t step,
+                struct out *o)
+{
+    struct rnd_rewriter *rw = rnd_rewriter_new(pol, sink, o);
+    for (size_t i = 0; i < n; i += step) {
+        rnd_rewriter_feed(rw, d + i, n - i < step ? n - i : step);
+        if (rnd_rewriter_bytes_held(rw) > 64 * 1024)
+            abort();
+    }
+    rnd_rewriter_finish(rw);
+    rnd_rewriter_free(rw);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static const char *const domains[] = {"wiki.example.com", "*.corp.example.com"};
+    if (size < 1)
+        return 0;
+    size_t step = 1 + data[0] % 13;
+    int strip = data[0] & 0x80;
+    data++;
+    size--;
+    struct rnd_url_policy keep;
+    memset(&keep, 0, sizeof keep);
+    keep.foreign = RND_FOREIGN_KEEP;
+    struct out a = {0}, b = {0}, c = {0};
+    run(&keep, data, size, step, &a);
+    if (a.len != size || (size && memcmp(a.p, data, size) != 0))
+        abort(); /* changed bytes although nothing is to be rewritten */
+    struct rnd_url_policy block = keep;
+    block.domains = domains;
+    block.ndomains = 2;
+    block.foreign = RND_FOREIGN_BLOCK;
+    block.tunnel_port = 8443;
+    block.strip_scripts = strip != 0;
+    run(&block, data, size, size ? size : 1, &b);
+    run(&block, data, size, step, &c);
+    if (b.len != c.len || (b.len && memcmp(b.p, c.p, b.len) != 0))
+        abort(); /* split dependence */
+    free(a.p);
+    free(b.p);
+    free(c.p);
+    return 0;
+}
