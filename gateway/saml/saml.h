@@ -114,6 +114,14 @@ size_t wl_saml_idp_cert_count(const struct wl_saml_idp *idp);
 char *wl_saml_sp_metadata(const char *entity_id, const char *acs_url, const char *cert_pem,
                           char *detail, size_t detail_len);
 
+/* Generates SP signing credentials: an RSA-2048 key (PEM, PKCS#8) and a self-signed X.509
+ * certificate (PEM, SHA-256, subject CN = `common_name`, valid `days` days from now) - what the
+ * control plane stores as sp_key (after envelope sealing, aad "F/sp") and sp_cert. Writes new
+ * strings to *key_pem and *cert_pem (caller frees both with free(); wipe the key first) and
+ * returns 0, or an error with a message in detail. */
+int wl_saml_sp_credentials_new(const char *common_name, int days, char **key_pem, char **cert_pem,
+                               char *detail, size_t detail_len);
+
 struct wl_saml_sp; /* opaque, immutable: entity id, ACS URL, signing key */
 
 /* Creates the SP of one fleet. `key_pem` (the opened sp_key, PEM private key, may be NULL: then

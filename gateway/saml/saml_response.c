@@ -131,6 +131,20 @@ static int walk(struct vctx *c, xmlNodePtr node)
     return 0;
 }
 
+static int id_ok(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > MAX_ID)
+        return 0;
+    for (; *s; s++) {
+        char ch = *s;
+        if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+              ch == '.' || ch == '_' || ch == '-'))
+            return 0;
+    }
+    return 1;
+}
+
 /* Checks a Signature's shape before xmlsec sees it: exclusive C14N, allowed algorithms, one
  * Reference to the ID of the signature's own parent, only enveloped + exc-c14n transforms. */
 static int check_signature_shape(struct vctx *c, xmlNodePtr sig)
@@ -170,7 +184,9 @@ static int check_signature_shape(struct vctx *c, xmlNodePtr sig)
     }
     uri = saml_attr(ref, "URI");
     parent_id = saml_attr(sig->parent, "ID");
-    if (!uri || !parent_id || uri[0] != '#' || strcmp(uri + 1, parent_id) != 0) {
+    /* id_ok: a plain NCName-like id, so "#..." can only be a bare-name (ID) reference, never
+     * an XPointer expression */
+    if (!uri || !id_ok(parent_id) || uri[0] != '#' || strcmp(uri + 1, parent_id) != 0) {
         rc = FAIL(c, WL_SAML_E_SIGNATURE_SHAPE,
                   "signature Reference does not point at the signed element's own ID");
         goto out;
@@ -411,20 +427,6 @@ static int name_ok(const char *s, size_t max)
         return 0;
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if (*p < 0x20 || *p == 0x7f)
-            return 0;
-    }
-    return 1;
-}
-
-static int id_ok(const char *s)
-{
-    size_t n = s ? strlen(s) : 0;
-    if (n == 0 || n > MAX_ID)
-        return 0;
-    for (; *s; s++) {
-        char ch = *s;
-        if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-              ch == '.' || ch == '_' || ch == '-'))
             return 0;
     }
     return 1;

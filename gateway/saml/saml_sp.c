@@ -392,3 +392,68 @@ out:
     free(url);
     return rc;
 }
+
+/* Returns the contents of a memory BIO as a new NUL-terminated string, or NULL. */
+static char *bio_string(BIO *b)
+{
+    char *p = NULL;
+    long n = BIO_get_mem_data(b, &p);
+    if (n <= 0)
+        return NULL;
+    char *s = malloc((size_t)n + 1);
+    if (!s)
+        return NULL;
+    memcpy(s, p, (size_t)n);
+    s[n] = '\0';
+    return s;
+}
+
+int wl_saml_sp_credentials_new(const char *common_name, int days, char **key_pem, char **cert_pem,
+                               char *detail, size_t detail_len)
+{
+    if (!common_name || !*common_name || strlen(common_name) > 64 || days < 1 || days > 36500)
+        return saml_fail(detail, detail_len, WL_SAML_E_ARGUMENT,
+                         "common name must be 1..64 bytes and days 1..36500");
+    int rc = WL_SAML_E_INTERNAL;
+    EVP_PKEY *key = EVP_RSA_gen(2048);
+    X509 *x = X509_new();
+    BIO *kb = BIO_new(BIO_s_mem()), *cb = BIO_new(BIO_s_mem());
+    BIGNUM *serial = BN_new();
+    char *k = NULL, *c = NULL;
+    if (!key || !x || !kb || !cb || !serial ||
+        !BN_rand(serial, 127, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY))
+        goto out;
+    X509_NAME *name = X509_get_subject_name(x);
+    if (X509_set_version(x, 2) != 1 || !BN_to_ASN1_INTEGER(serial, X509_get_serialNumber(x)) ||
+        !X509_gmtime_adj(X509_getm_notBefore(x), -300) ||
+        !X509_gmtime_adj(X509_getm_notAfter(x), (long)days * 86400) ||
+        X509_set_pubkey(x, key) != 1 ||
+        X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)common_name,
+                                   -1, -1, 0) != 1 ||
+        X509_set_issuer_name(x, name) != 1 || X509_sign(x, key, EVP_sha256()) <= 0)
+        goto out;
+    if (PEM_write_bio_PrivateKey(kb, key, NULL, NULL, 0, NULL, NULL) != 1 ||
+        PEM_write_bio_X509(cb, x) != 1)
+        goto out;
+    k = bio_string(kb);
+    c = bio_string(cb);
+    if (!k || !c)
+        goto out;
+    *key_pem = k;
+    *cert_pem = c;
+    k = c = NULL;
+    rc = 0;
+out:
+    if (rc != 0)
+        saml_fail(detail, detail_len, rc, "could not generate SP credentials");
+    if (k)
+        OPENSSL_cleanse(k, strlen(k));
+    free(k);
+    free(c);
+    BN_free(serial);
+    BIO_free(kb);
+    BIO_free(cb);
+    X509_free(x);
+    EVP_PKEY_free(key);
+    return rc;
+}

@@ -488,6 +488,44 @@ static void test_verify_refusals_before_signature(void **state)
     free(s);
 }
 
+static void test_sp_credentials(void **state)
+{
+    (void)state;
+    char detail[WL_SAML_DETAIL_MAX];
+    char *k = NULL, *crt = NULL;
+    assert_int_equal(wl_saml_sp_credentials_new("fleet1 SP", 3650, &k, &crt, detail, sizeof detail),
+                     0);
+    assert_non_null(strstr(k, "BEGIN PRIVATE KEY"));
+    /* the certificate makes SP metadata, the key signs requests that the cert verifies */
+    char *md = wl_saml_sp_metadata("https://gw.unit/sp", "https://gw.unit/acs", crt, detail,
+                                   sizeof detail);
+    assert_non_null(md);
+    free(md);
+    struct wl_saml_sp *sp = NULL;
+    assert_int_equal(wl_saml_sp_new("https://gw.unit/sp", "https://gw.unit/acs", k, strlen(k), &sp,
+                                    detail, sizeof detail),
+                     0);
+    wl_saml_sp_free(sp);
+    BIO *b = BIO_new_mem_buf(crt, -1);
+    X509 *x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+    BIO_free(b);
+    b = BIO_new_mem_buf(k, -1);
+    EVP_PKEY *pk = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+    BIO_free(b);
+    assert_int_equal(X509_check_private_key(x, pk), 1);
+    assert_int_equal(X509_verify(x, pk), 1); /* self-signed */
+    EVP_PKEY_free(pk);
+    X509_free(x);
+    free(k);
+    free(crt);
+    k = crt = NULL;
+    assert_int_equal(wl_saml_sp_credentials_new("", 10, &k, &crt, detail, sizeof detail),
+                     WL_SAML_E_ARGUMENT);
+    assert_int_equal(wl_saml_sp_credentials_new("x", 0, &k, &crt, detail, sizeof detail),
+                     WL_SAML_E_ARGUMENT);
+    assert_null(k);
+}
+
 static void test_error_names(void **state)
 {
     (void)state;
@@ -511,6 +549,7 @@ int main(void)
         cmocka_unit_test(test_form_field),
         cmocka_unit_test(test_keys),
         cmocka_unit_test(test_verify_refusals_before_signature),
+        cmocka_unit_test(test_sp_credentials),
         cmocka_unit_test(test_error_names),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
