@@ -488,14 +488,15 @@ class Bench:
             m = re.search(r"finished in ([\d.]+)s, ([\d.]+) req/s", o)
             m2 = re.search(r"requests: (\d+) total, \d+ started, \d+ done, (\d+) succeeded, "
                            r"(\d+) failed, (\d+) errored", o)
-            m3 = re.search(r"status codes: (\d+) 2xx", o)
+            m3 = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", o)
             m4 = re.search(r"time for request:\s+(\S+)\s+(\S+)\s+(\S+)", o)
             if not (m and m2):
                 raise RuntimeError("h2load gave no result: %s %s" % (o[-2000:], out.stderr))
             done = int(m3.group(1)) if m3 else 0
+            # "failed" also counts the requests still in flight when -D ends: not an error.
+            bad = int(m3.group(3)) + int(m3.group(4)) if m3 else 0
             return {"rps": float(m.group(2)), "requests": done,
-                    "errors": int(m2.group(3)) + int(m2.group(4))
-                    + (int(m2.group(2)) - done), "mean": m4.group(3) if m4 else None}
+                    "errors": int(m2.group(4)) + bad, "mean": m4.group(3) if m4 else None}
 
         r = self.measure(target, run)
         r["per_cpu_s"] = r["requests"] / r["cpu_s"] if r["cpu_s"] > 0 else None
@@ -610,6 +611,48 @@ def revoke_trials(gw, bench, target, trials, workers):
                 break
             time.sleep(0.1)
     return out
+
+
+# ---------------------------------------------------------------- audit on
+
+AUDIT_ARN = "arn:aws:kinesis:us-east-1:%s:stream/AmazonWorkLink-bench" % ACCOUNT
+
+
+def audit_phase(gw, bench, target, results, only, a, notes, failures):
+    """Turns the fleet's audit stream on, checks that the gateway appends events to it, runs the
+    1 KiB HTTP/1.1 and HTTP/2 scenarios again (column gateway+audit), turns it off."""
+    if only and not ({"h1_1k", "h2_1k"} & only):
+        return
+    gw.ctl.wl.update_audit_stream_configuration(FleetArn=gw.fleet_arn, AuditStreamArn=AUDIT_ARN)
+    try:
+        time.sleep(0.5)
+        for _ in range(5):
+            subprocess.run(["curl", "-sk", "-o", "/dev/null", "-H", "Authorization: Bearer "
+                            + bench.env["BENCH_TOKEN"], target.url("/1k")], timeout=10)
+        time.sleep(1)
+        n = gw.redis("XLEN", AUDIT_ARN).strip()
+        if not n.isdigit() or int(n) == 0:
+            notes.append("audit on: the gateway wrote no event to the stream %s (audit not "
+                         "implemented yet?): not measured" % AUDIT_ARN)
+            return
+        for rnd in range(a.rounds):
+            for key, fn in (("h1_1k", lambda: bench.wrk(target, "/1k")),
+                            ("h2_1k", lambda: bench.h2load(target, "/1k"))):
+                if only and key not in only:
+                    continue
+                try:
+                    r = fn()
+                except Exception as e:  # noqa: BLE001
+                    r = {"error": str(e)[:500], "errors": 1, "requests": 0}
+                results["scenarios"].setdefault(key, {}).setdefault("gateway+audit",
+                                                                    []).append(r)
+                log("%s round %d gateway+audit: %s" % (key, rnd + 1, json.dumps(r)))
+                if r.get("error") or not r.get("requests") or r.get("errors"):
+                    failures.append("%s/gateway+audit: %s" % (key, r.get("error") or "errors"))
+        n2 = gw.redis("XLEN", AUDIT_ARN).strip()
+        notes.append("audit on: %s events in the stream after the audit rounds" % n2)
+    finally:
+        gw.ctl.wl.update_audit_stream_configuration(FleetArn=gw.fleet_arn)
 
 
 # ---------------------------------------------------------------- report
@@ -906,8 +949,11 @@ def run(a):
     elif gw is None:
         notes.append("revoke propagation: needs the gateway; not measured")
     results["revoke"] = revoke
-    if gw is not None:
-        notes.append("audit on: not measured in this run (see bench/README.md)")
+    if gw is not None and "gateway" in [tg.name for tg in targets]:
+        audit_phase(gw, bench, [tg for tg in targets if tg.name == "gateway"][0], results,
+                    only, a, notes, failures)
+        if results["scenarios"].get("h1_1k", {}).get("gateway+audit"):
+            names.append("gateway+audit")
     rows = build_table(results, names)
     print()
     print(render_text(rows, names))
