@@ -130,6 +130,22 @@ static void test_idp_metadata_good(void **state)
     assert_int_equal(wl_saml_idp_sso_binding(idp), WL_SAML_BINDING_POST);
     assert_false(wl_saml_idp_wants_signed_requests(idp));
     wl_saml_idp_free(idp);
+    /* an EntitiesDescriptor with one IdP (and an SP) is accepted; with two IdPs it is not */
+    const char *open_tag =
+        "<md:EntitiesDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\">"
+        "<md:EntityDescriptor entityID=\"https://sp\"><md:SPSSODescriptor/></md:EntityDescriptor>";
+    size_t n = strlen(open_tag) + 2 * strlen(md) + 64;
+    char *agg = malloc(n);
+    snprintf(agg, n, "%s%s</md:EntitiesDescriptor>", open_tag, md);
+    assert_int_equal(parse(agg, &idp, detail), 0);
+    assert_string_equal(wl_saml_idp_entity_id(idp), "https://idp.unit/idp");
+    wl_saml_idp_free(idp);
+    idp = NULL;
+    snprintf(agg, n, "%s%s%s</md:EntitiesDescriptor>", open_tag, md, md);
+    assert_int_equal(parse(agg, &idp, detail), WL_SAML_E_METADATA);
+    assert_non_null(strstr(detail, "exactly one"));
+    assert_null(idp);
+    free(agg);
     free(md);
     wl_saml_idp_free(NULL);
 }
