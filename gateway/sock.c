@@ -1,0 +1,396 @@
+/* sock.c - a TCP stream with optional TLS through memory BIOs, with write-queue accounting so the
+ * owner can apply backpressure. Worker thread only.
+ *
+ * Reads land in the worker's rbuf (consumed before the callback returns); TLS plaintext is read
+ * record by record into a stack buffer and handed to on_data, which must consume it all. When the
+ * owner stops reading, decrypted-but-unread data stays inside OpenSSL and is pumped again by
+ * gw_sock_read_start(). */
+#include "gw_internal.h"
+
+#include <openssl/err.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct wreq {
+    uv_write_t req;
+    struct gw_sock *s;
+    size_t len;
+    char data[];
+};
+
+static void pump(struct gw_sock *s);
+
+int gw_sock_init(struct gw_worker *w, struct gw_sock *s)
+{
+    memset(s, 0, sizeof *s);
+    s->w = w;
+    int rc = uv_tcp_init(&w->loop, &s->tcp);
+    if (rc == 0)
+        s->tcp.data = s;
+    return rc;
+}
+
+void gw_sock_set_tls(struct gw_sock *s, SSL *ssl, bool server)
+{
+    s->ssl = ssl;
+    s->rbio = BIO_new(BIO_s_mem());
+    s->wbio = BIO_new(BIO_s_mem());
+    BIO_set_mem_eof_return(s->rbio, -1);
+    SSL_set_bio(ssl, s->rbio, s->wbio);
+    if (server)
+        SSL_set_accept_state(ssl);
+    else
+        SSL_set_connect_state(ssl);
+}
+
+static void write_cb(uv_write_t *req, int status)
+{
+    struct wreq *wr = (struct wreq *)req;
+    struct gw_sock *s = wr->s;
+    s->wq -= wr->len;
+    free(wr);
+    if (status < 0 || s->closing)
+        return;
+    if (s->above_hwm && s->wq < GW_LWM) {
+        s->above_hwm = false;
+        if (s->on_drain)
+            s->on_drain(s, 0);
+    }
+}
+
+/* Queues raw bytes (already encrypted when TLS). */
+static int raw_write(struct gw_sock *s, const void *data, size_t len)
+{
+    struct wreq *wr = malloc(sizeof *wr + len);
+    if (!wr)
+        return UV_ENOMEM;
+    wr->s = s;
+    wr->len = len;
+    memcpy(wr->data, data, len);
+    uv_buf_t b = uv_buf_init(wr->data, (unsigned)len);
+    int rc = uv_write(&wr->req, (uv_stream_t *)&s->tcp, &b, 1, write_cb);
+    if (rc < 0) {
+        free(wr);
+        return rc;
+    }
+    s->wq += len;
+    if (s->wq >= GW_HWM)
+        s->above_hwm = true;
+    return 0;
+}
+
+/* Moves whatever OpenSSL produced into one uv_write. */
+static int flush_tls(struct gw_sock *s)
+{
+    size_t n = BIO_ctrl_pending(s->wbio);
+    if (n == 0 || s->closing)
+        return 0;
+    struct wreq *wr = malloc(sizeof *wr + n);
+    if (!wr)
+        return UV_ENOMEM;
+    wr->s = s;
+    wr->len = n;
+    int got = BIO_read(s->wbio, wr->data, (int)n);
+    if (got <= 0) {
+        free(wr);
+        return 0;
+    }
+    wr->len = (size_t)got;
+    uv_buf_t b = uv_buf_init(wr->data, (unsigned)got);
+    int rc = uv_write(&wr->req, (uv_stream_t *)&s->tcp, &b, 1, write_cb);
+    if (rc < 0) {
+        free(wr);
+        return rc;
+    }
+    s->wq += (size_t)got;
+    if (s->wq >= GW_HWM)
+        s->above_hwm = true;
+    return 0;
+}
+
+int gw_sock_write(struct gw_sock *s, const void *data, size_t len)
+{
+    if (s->closing)
+        return UV_ECANCELED;
+    if (len == 0)
+        return 0;
+    if (!s->ssl)
+        return raw_write(s, data, len);
+    const char *p = data;
+    while (len > 0) {
+        int chunk = len > (1 << 30) ? (1 << 30) : (int)len;
+        int n = SSL_write(s->ssl, p, chunk);
+        if (n <= 0) {
+            ERR_clear_error();
+            return UV_EPROTO;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return flush_tls(s);
+}
+
+static void fail(struct gw_sock *s, int status)
+{
+    if (s->closing)
+        return;
+    s->reading = false;
+    s->failed = status != UV_EOF;
+    uv_read_stop((uv_stream_t *)&s->tcp);
+    if (s->on_error)
+        s->on_error(s, status);
+}
+
+static void pump(struct gw_sock *s)
+{
+    if (s->in_pump || s->closing)
+        return;
+    s->in_pump = true;
+    if (!s->handshake_done) {
+        ERR_clear_error();
+        int r = SSL_do_handshake(s->ssl);
+        flush_tls(s);
+        if (r == 1) {
+            s->handshake_done = true;
+            if (s->on_handshake)
+                s->on_handshake(s, 0);
+        } else {
+            int e = SSL_get_error(s->ssl, r);
+            if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+                s->in_pump = false;
+                ERR_clear_error();
+                fail(s, UV_EPROTO);
+                return;
+            }
+        }
+    }
+    char buf[16384];
+    while (s->handshake_done && s->reading && !s->closing) {
+        int n = SSL_read(s->ssl, buf, sizeof buf);
+        if (n > 0) {
+            s->on_data(s, buf, (size_t)n);
+            continue;
+        }
+        int e = SSL_get_error(s->ssl, n);
+        ERR_clear_error();
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+            if (s->eof) {
+                s->in_pump = false;
+                fail(s, UV_EOF);
+                return;
+            }
+            break;
+        }
+        s->in_pump = false;
+        fail(s, e == SSL_ERROR_ZERO_RETURN ? UV_EOF : UV_EPROTO);
+        return;
+    }
+    if (!s->closing)
+        flush_tls(s);
+    s->in_pump = false;
+}
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    struct gw_sock *s = h->data;
+    buf->base = s->w->rbuf;
+    buf->len = sizeof s->w->rbuf;
+}
+
+/* PROXY protocol v2: returns bytes consumed from data, or -1 on a malformed header. */
+static ssize_t proxy_feed(struct gw_sock *s, const char *data, size_t len)
+{
+    static const uint8_t sig[12] = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D,
+                                    0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A};
+    size_t need = 16;
+    if (s->proxy_len >= 16)
+        need = 16 + ((size_t)s->proxy_buf[14] << 8 | s->proxy_buf[15]);
+    size_t used = 0;
+    while (used < len && s->proxy_len < need) {
+        s->proxy_buf[s->proxy_len++] = (uint8_t)data[used++];
+        if (s->proxy_len == 12 && memcmp(s->proxy_buf, sig, 12) != 0)
+            return -1;
+        if (s->proxy_len == 16) {
+            if ((s->proxy_buf[12] & 0xF0) != 0x20)
+                return -1;
+            need = 16 + ((size_t)s->proxy_buf[14] << 8 | s->proxy_buf[15]);
+            if (need > sizeof s->proxy_buf)
+                return -1;
+        }
+    }
+    if (s->proxy_len < need)
+        return (ssize_t)used;
+    s->proxy_pending = false;
+    uint8_t cmd = s->proxy_buf[12] & 0x0F, fam = s->proxy_buf[13];
+    if (cmd == 1 && fam == 0x11 && need >= 16 + 12)
+        inet_ntop(AF_INET, s->proxy_buf + 16, s->peer, sizeof s->peer);
+    else if (cmd == 1 && fam == 0x21 && need >= 16 + 36)
+        inet_ntop(AF_INET6, s->proxy_buf + 16, s->peer, sizeof s->peer);
+    return (ssize_t)used;
+}
+
+static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+    struct gw_sock *s = st->data;
+    if (nread == 0)
+        return;
+    if (nread < 0) {
+        if (s->ssl && s->handshake_done && nread == UV_EOF) {
+            s->eof = true;
+            pump(s); /* deliver what is buffered, then report EOF */
+            if (!s->closing && s->reading)
+                fail(s, UV_EOF);
+            return;
+        }
+        fail(s, (int)nread);
+        return;
+    }
+    const char *data = buf->base;
+    size_t len = (size_t)nread;
+    if (s->proxy_pending) {
+        ssize_t used = proxy_feed(s, data, len);
+        if (used < 0) {
+            fail(s, UV_EPROTO);
+            return;
+        }
+        data += used;
+        len -= (size_t)used;
+        if (len == 0)
+            return;
+    }
+    if (!s->ssl) {
+        s->on_data(s, (char *)data, len);
+        return;
+    }
+    BIO_write(s->rbio, data, (int)len);
+    pump(s);
+}
+
+int gw_sock_read_start(struct gw_sock *s)
+{
+    if (s->closing)
+        return UV_ECANCELED;
+    if (s->reading)
+        return 0;
+    s->reading = true;
+    int rc = uv_read_start((uv_stream_t *)&s->tcp, alloc_cb, read_cb);
+    if (rc < 0 && rc != UV_EALREADY)
+        return rc;
+    if (s->ssl && (SSL_pending(s->ssl) > 0 || BIO_ctrl_pending(s->rbio) > 0))
+        pump(s);
+    return 0;
+}
+
+void gw_sock_read_stop(struct gw_sock *s)
+{
+    if (!s->reading)
+        return;
+    s->reading = false;
+    uv_read_stop((uv_stream_t *)&s->tcp);
+}
+
+void gw_sock_connect_tls(struct gw_sock *s)
+{
+    pump(s);
+}
+
+static void close_cb(uv_handle_t *h)
+{
+    struct gw_sock *s = h->data;
+    if (s->ssl) {
+        SSL_free(s->ssl); /* frees both BIOs */
+        s->ssl = NULL;
+    }
+    if (s->on_close)
+        s->on_close(s);
+}
+
+static void shutdown_cb(uv_shutdown_t *req, int status)
+{
+    (void)status;
+    struct gw_sock *s = req->data;
+    if (!uv_is_closing((uv_handle_t *)&s->tcp))
+        uv_close((uv_handle_t *)&s->tcp, close_cb);
+}
+
+void gw_sock_close(struct gw_sock *s)
+{
+    if (s->closing)
+        return;
+    if (s->ssl && s->handshake_done && !s->eof && !s->failed) {
+        SSL_shutdown(s->ssl);
+        flush_tls(s);
+    }
+    ERR_clear_error();
+    s->closing = true;
+    if (s->reading)
+        uv_read_stop((uv_stream_t *)&s->tcp);
+    s->reading = false;
+    if (s->wq > 0 && !s->failed) {
+        s->shut.data = s;
+        if (uv_shutdown(&s->shut, (uv_stream_t *)&s->tcp, shutdown_cb) == 0)
+            return; /* queued writes finish first; the owner's timer bounds the wait */
+    }
+    uv_close((uv_handle_t *)&s->tcp, close_cb);
+}
+
+void gw_sock_abort(struct gw_sock *s)
+{
+    s->closing = true;
+    s->reading = false;
+    if (!uv_is_closing((uv_handle_t *)&s->tcp))
+        uv_close((uv_handle_t *)&s->tcp, close_cb);
+}
+
+void gw_bufq_push(struct gw_bufq *q, const void *data, size_t len)
+{
+    if (len == 0)
+        return;
+    struct gw_bufq_chunk *c = malloc(sizeof *c + len);
+    if (!c)
+        abort(); /* out of memory is fatal (STYLE) */
+    c->next = NULL;
+    c->len = len;
+    c->off = 0;
+    memcpy(c->data, data, len);
+    if (q->tail)
+        q->tail->next = c;
+    else
+        q->head = c;
+    q->tail = c;
+    q->len += len;
+}
+
+size_t gw_bufq_pop(struct gw_bufq *q, void *out, size_t max)
+{
+    size_t got = 0;
+    while (got < max && q->head) {
+        struct gw_bufq_chunk *c = q->head;
+        size_t n = c->len - c->off;
+        if (n > max - got)
+            n = max - got;
+        memcpy((char *)out + got, c->data + c->off, n);
+        c->off += n;
+        got += n;
+        if (c->off == c->len) {
+            q->head = c->next;
+            if (!q->head)
+                q->tail = NULL;
+            free(c);
+        }
+    }
+    q->len -= got;
+    return got;
+}
+
+void gw_bufq_dispose(struct gw_bufq *q)
+{
+    while (q->head) {
+        struct gw_bufq_chunk *c = q->head;
+        q->head = c->next;
+        free(c);
+    }
+    q->tail = NULL;
+    q->len = 0;
+}

@@ -1,0 +1,6 @@
+# gateway tests (paths relative to tests/)
+add_executable(gw_test_seal integration/gateway/seal.c)
+target_link_libraries(gw_test_seal PRIVATE wl_common)
+
+wl_integration_test(gateway_e2e integration/gateway/test_e2e.py 600)
+set_tests_properties(gateway_e2e PROPERTIES DEPENDS gw_test_seal)

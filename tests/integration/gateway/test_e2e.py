@@ -1,0 +1,104 @@
+"""worklink-gateway end to end: real Redis written as control writes it, real TLS with test CAs,
+a real origin, curl and nghttp as devices."""
+import hashlib
+import json
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gwfix  # noqa: E402
+import wl_testlib as t  # noqa: E402
+
+c = t.Checker()
+e = gwfix.Env()
+oport, _ = e.start_origin()
+e.add_domain("wiki.example.com")                        # ECDSA certificate
+e.add_domain("mail.example.com", ec=False)              # RSA certificate
+e.add_domain("old.example.com", status="INACTIVE")
+e.add_domain("new.example.com", status="ASSOCIATING")
+dead_port = t.free_port()
+origins = ["--origin", "wiki.example.com=http://127.0.0.1:%d" % oport,
+           "--origin", "mail.example.com=http://127.0.0.1:%d" % oport,
+           "--origin", "old.example.com=http://127.0.0.1:%d" % oport,
+           "--origin", "down.example.com=http://127.0.0.1:%d" % dead_port]
+e.add_domain("down.example.com")
+e.start_gateway(origins + ["--header-timeout-ms", "1500"])
+tok, sid, dev = e.new_session()
+
+# ---- served with a valid session, h1 and h2, cookie and bearer ----
+st, body, rc, err, ver = e.curl("wiki.example.com", "/hello", tok)
+c.eq((st, body, ver), (200, "hello from origin\n", "1.1"), "h1 with session cookie")
+st, body, rc, err, ver = e.curl("wiki.example.com", "/hello", tok, http2=True)
+c.eq((st, body, ver), (200, "hello from origin\n", "2"), "h2 with session cookie")
+st, body, rc, err, ver = e.curl("wiki.example.com", "/hello", tok, bearer=True)
+c.eq((st, body), (200, "hello from origin\n"), "bearer token")
+st, body, rc, err, ver = e.curl("mail.example.com", "/hello", tok, http2=True)
+c.eq((st, body), (200, "hello from origin\n"), "RSA certificate domain over h2")
+
+# SNI picks the domain's certificate
+for dom in ("wiki.example.com", "mail.example.com"):
+    out = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % e.port,
+                          "-servername", dom, "-CAfile", e.ca[0]],
+                         input=b"", capture_output=True, timeout=20).stdout.decode()
+    c.ok("CN = " + dom in out or "CN=" + dom in out, "SNI %s selects its certificate" % dom)
+    c.ok("Verify return code: 0" in out, "certificate of %s verifies" % dom)
+
+# ---- credentials stripped, forwarding headers set ----
+st, body, rc, err, ver = e.curl("wiki.example.com", "/headers", tok,
+                                extra=["-H", "Cookie: app=1; __Host-wl_session=" + tok,
+                                       "-H", "X-Forwarded-For: 6.6.6.6"])
+h = json.loads(body) if st == 200 else {}
+c.ok(tok not in body, "session token never reaches the origin")
+c.eq(h.get("cookie"), "app=1", "other cookies reach the origin")
+c.eq(h.get("x-forwarded-for"), "127.0.0.1", "X-Forwarded-For is the device address")
+c.eq(h.get("x-forwarded-proto"), "https", "X-Forwarded-Proto")
+c.ok("for=127.0.0.1" in h.get("forwarded", ""), "Forwarded header")
+st, body, rc, err, ver = e.curl("wiki.example.com", "/headers", tok, bearer=True)
+c.ok(st == 200 and "authorization" not in json.loads(body), "Bearer token stripped")
+
+# ---- refusals ----
+st, body, rc, err, ver = e.curl("wiki.example.com", "/hello?x=1", html=True)
+c.eq(st, 302, "no session, HTML request: redirect to login")
+st, body, rc, err, ver = e.curl("wiki.example.com", "/hello", extra=["-D", "-"], html=True)
+c.ok("location: /_wl/login?return=/hello" in body.lower(), "login redirect location")
+st, body, rc, err, ver = e.curl("wiki.example.com", "/hello")
+c.eq(st, 401, "no session, API request: 401")
+st, body, rc, err, ver = e.curl("wiki.example.com", "/hello", "not-a-session")
+c.eq(st, 401, "unknown token: 401")
+st, body, rc, err, ver = e.curl("wiki.example.com", "/_wl/login?return=/x", html=True)
+c.ok(st == 200 and "Sign-in required" in body, "login entry point answers")
+st, body, rc, err, ver = e.curl("old.example.com", "/hello", tok)
+c.ok(st == 403 and "revoked" in body, "INACTIVE domain: 403 revoked page (%d)" % st)
+st, body, rc, err, ver = e.curl("new.example.com", "/hello", tok)
+c.eq(st, 404, "ASSOCIATING domain: 404 page")
+st, body, rc, err, ver = e.curl("unknown.example.com", "/hello", tok)
+c.ok(rc == 35 and "unrecognized name" in err, "unknown SNI: TLS alert (%d %s)" % (rc, err.strip()))
+st, body, rc, err, ver = e.curl("wiki.example.com", "/hello", tok, http2=True,
+                                host_header="mail.example.com")
+c.eq((st, ver), (421, "2"), "h2 :authority of another domain than SNI: 421")
+st, body, rc, err, ver = e.curl("wiki.example.com", "/hello", tok, host_header="evil.example.com")
+c.eq(st, 421, "h1 Host not the SNI domain: 421")
+
+# expired, idle, signed-out device
+tok_exp, _, _ = e.new_session(ttl_ms=-1000)
+c.eq(e.curl("wiki.example.com", "/hello", tok_exp)[0], 401, "expired session")
+tok_idle, _, _ = e.new_session(idle_ms=1000, last_seen=int(time.time() * 1000) - 5000)
+c.eq(e.curl("wiki.example.com", "/hello", tok_idle)[0], 401, "idle session")
+tok_so, _, _ = e.new_session(device_status="SIGNED_OUT")
+c.eq(e.curl("wiki.example.com", "/hello", tok_so)[0], 401, "session of a signed-out device")
+
+# ---- origin errors ----
+st, body, rc, err, ver = e.curl("down.example.com", "/hello", tok)
+c.ok(st == 502 and "cannot be reached" in body, "origin down: 502 page (%d)" % st)
+t0 = time.time()
+st, body, rc, err, ver = e.curl("wiki.example.com", "/slow?ms=4000", tok)
+c.ok(st == 504 and "did not answer" in body, "origin slow: 504 page (%d)" % st)
+c.ok(time.time() - t0 < 3.5, "504 after the header timeout")
+
+if __name__ == "__main__":
+    c.done()
