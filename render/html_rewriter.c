@@ -114,6 +114,8 @@ static void out(struct rnd_rewriter *rw, const char *p, size_t n)
 /* Writes decoded text escaped for the current context. */
 static void esc_out(struct rnd_rewriter *rw, const char *p, size_t n)
 {
+    if (n == 0)
+        return;
     if (rw->quote == 'T') {
         out(rw, p, n);
         return;
@@ -484,12 +486,19 @@ static int is_trigger(int c)
              c == '+' || c == '-' || c == '.');
 }
 
+static int srcdoc_changed(const struct rnd_rewriter *rw);
+static void srcdoc_dirty(struct rnd_rewriter *rw);
+
 static void vchunk(struct rnd_rewriter *rw, const char *p, size_t n, uint64_t raw_end)
 {
     if (rw->vk == V_SRCDOC) {
         if (rw->nested)
             rnd_rewriter_feed(rw->nested, p, n);
-        drop_raw_upto(rw, raw_end);
+        rw->last_raw_end = raw_end;
+        if (!rw->dirty && (srcdoc_changed(rw) || rw->dec.len > RND_RW_DEC_MAX))
+            srcdoc_dirty(rw);
+        if (rw->dirty)
+            drop_raw_upto(rw, raw_end);
         return;
     }
     if (rw->vk == V_DROP) {
@@ -569,10 +578,30 @@ static void vchunk(struct rnd_rewriter *rw, const char *p, size_t n, uint64_t ra
 static struct rnd_rewriter *rewriter_new_depth(const struct rnd_url_policy *policy,
                                                rnd_write_cb write, void *ud, int depth);
 
+/* srcdoc: the nested document's output is kept (in dec) while nothing in it changed, so that
+ * an unchanged srcdoc keeps its bytes; once something changes, or too much is held, the value
+ * is written from the nested output, escaped. */
 static void nested_write(void *ud, const void *p, size_t n)
 {
     struct rnd_rewriter *rw = ud;
-    esc_out(rw, p, n);
+    if (rw->dirty)
+        esc_out(rw, p, n);
+    else
+        hbuf_add(&rw->dec, p, n);
+}
+
+static int srcdoc_changed(const struct rnd_rewriter *rw)
+{
+    return rw->nested && (rw->nested->stats.rewritten || rw->nested->stats.blocked);
+}
+
+static void srcdoc_dirty(struct rnd_rewriter *rw)
+{
+    emit_raw_upto(rw, rw->ivl_raw);
+    rw->dirty = 1;
+    esc_out(rw, rw->dec.p, rw->dec.len);
+    rw->dec.len = 0;
+    drop_raw_upto(rw, rw->last_raw_end);
 }
 
 static void vbegin(struct rnd_rewriter *rw, int vk, char quote, uint64_t raw)
@@ -589,11 +618,12 @@ static void vbegin(struct rnd_rewriter *rw, int vk, char quote, uint64_t raw)
     rw->pfx_len = 0;
     emit_raw_upto(rw, raw);
     if (vk == V_SRCDOC) {
-        rw->dirty = 1;
-        if (rw->depth < 2)
+        if (rw->depth < 2) {
             rw->nested = rewriter_new_depth(&rw->pol, nested_write, rw, rw->depth + 1);
-        else
+        } else {
+            rw->dirty = 1; /* too deep: the value is dropped */
             rw->stats.blocked++;
+        }
     } else if (vk == V_DROP) {
         rw->dirty = 1;
         rw->stats.blocked++;
@@ -603,7 +633,10 @@ static void vbegin(struct rnd_rewriter *rw, int vk, char quote, uint64_t raw)
 static void vend(struct rnd_rewriter *rw, uint64_t raw)
 {
     if (rw->vk == V_SRCDOC && rw->nested) {
+        rw->last_raw_end = raw;
         rnd_rewriter_finish(rw->nested);
+        if (!rw->dirty && srcdoc_changed(rw))
+            srcdoc_dirty(rw);
         struct rnd_rewrite_stats s;
         rnd_rewriter_stats(rw->nested, &s);
         rw->stats.urls += s.urls;

@@ -114,6 +114,8 @@ static const char page[] =
     "<p style=\"color: red; background: url(/x.png)\">caf\xc3\xa9 \x00 \xff\xfe</p>"
     "<a href=\"//wiki.example.com/x\" ping=\"/ping1 /ping2\">proto-relative</a>"
     "<meta http-equiv=refresh content=\"5; url=/next\">"
+    "<iframe srcdoc=\"<p class=&quot;x&quot; title='&amp;'>hi <a href=/x>x</a></p>\"></iframe>"
+    "<iframe srcdoc=<b>unquoted</b>></iframe>"
     "</body></html>\n";
 
 static void test_unchanged_bytes_pass_through(void **state)
