@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -475,6 +476,11 @@ int main(int argc, char **argv)
 
     WL_INFO(NULL, "listening on %s:%d (%s), region %s, %zu principals", host, port,
             tls ? "https" : "http", region, st.api.creds.n);
+    struct stat cst;
+    if (stat(creds_path, &cst) == 0 && (cst.st_mode & 077))
+        WL_WARN(NULL, "--credentials %s is readable by other users (mode %03o): chmod 600 it",
+                creds_path, (unsigned)(cst.st_mode & 0777));
+
     printf("ready\n");
     fflush(stdout);
 
