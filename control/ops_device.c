@@ -2,9 +2,9 @@
  * at sign-in (wl:{F}:device:<id>, wl:{F}:user:<u>:devices, wl:{F}:user:<u>:sessions,
  * wl:{F}:session:<sid>; see docs/redis-schema.md).
  *
- * SignOutUser, in one script, deletes every session of the user, marks the user's devices
- * SIGNED_OUT and publishes {kind: user, op: signout, id: <username>}, so that every gateway
- * drops the sessions at once. A user without sessions is not an error. */
+ * SignOutUser, in one script, deletes every session of the user (and its cookie jar), marks the
+ * user's devices SIGNED_OUT and publishes {kind: user, op: signout, id: <username>}, so that every
+ * gateway drops the sessions at once. A user without sessions is not an error. */
 #include "ops.h"
 
 #include <stdio.h>
@@ -16,8 +16,9 @@
 static const char signout_lua[] =
     "local u = ARGV[2]\n"
     "local sk = P .. 'user:' .. u .. ':sessions'\n"
-    "for _, sid in ipairs(redis.call('SMEMBERS', sk)) do redis.call('DEL', P .. 'session:' .. "
-    "sid) end\n"
+    "for _, sid in ipairs(redis.call('SMEMBERS', sk)) do\n"
+    "  redis.call('DEL', P .. 'session:' .. sid, P .. 'jar:' .. sid)\n"
+    "end\n"
     "redis.call('DEL', sk)\n"
     "for _, id in ipairs(redis.call('SMEMBERS', P .. 'user:' .. u .. ':devices')) do\n"
     "  if redis.call('EXISTS', P .. 'device:' .. id) == 1 then\n"

@@ -12,4 +12,4 @@ wl_fuzz_target(fuzz_ctl_sigv4_json fuzz/control/fuzz_sigv4_json.c fuzz/control/c
 # --- operations (ops engineer) ---
 # (libxml2 for ops_idp.c is linked by control/CMakeLists.txt.)
 wl_unit_test(test_ctl_ops unit/control/test_ops.c wl_control)
-wl_integration_test(test_ctl_operations integration/control/test_operations.py 400)
+wl_integration_test(test_ctl_operations integration/control/test_operations.py 600)

@@ -428,6 +428,7 @@ for dev, user in (("dev-1", "alice"), ("dev-2", "alice"), ("dev-3", "bob")):
     redis("HSET", "wl:{corp}:session:" + sid, "username", user, "device_id", dev, "created",
           now_ms, "expires", now_ms + 3600000, "idle_timeout_ms", 900000, "last_seen", now_ms)
     redis("SADD", "wl:{corp}:user:%s:sessions" % user, sid)
+    redis("SET", "wl:{corp}:jar:" + sid, "WLJAR1")
 devs = ok("list-devices", *wl("list-devices", "--fleet-arn", arn("corp"), "--max-results", "2"))
 page2 = ok("list-devices page 2", *wl("list-devices", "--fleet-arn", arn("corp"), "--next-token",
                                       devs.get("NextToken", "x")))
@@ -454,6 +455,7 @@ c.ok('"kind":"user"' in events and '"op":"signout"' in events and '"id":"alice"'
      "sign-out published: " + events[-200:])
 c.eq(redis("SCARD", "wl:{corp}:user:alice:sessions").strip(), "(integer) 0", "alice's sessions gone")
 c.eq(redis("KEYS", "wl:{corp}:session:*").count("session:"), 1, "bob's session stays")
+c.eq(redis("KEYS", "wl:{corp}:jar:*").count("jar:"), 1, "alice's cookie jars gone, bob's stays")
 c.eq(aws(*wl("describe-device", "--fleet-arn", arn("corp"), "--device-id", "dev-2"))[1]
      .get("Status"), "SIGNED_OUT", "alice's device SIGNED_OUT")
 c.eq(aws(*wl("describe-device", "--fleet-arn", arn("corp"), "--device-id", "dev-3"))[1]

@@ -355,6 +355,17 @@ static void test_domains_and_certificates(void **state)
                                                "arn:aws:acm:us-east-1:123456789012:certificate/"
                                                "00000000-0000-4000-8000-000000000000")),
                "ResourceNotFoundException");
+    /* 40 days later the 30-day certificate has expired */
+    clock_ms += 40LL * 86400 * 1000;
+    expect_err(wl("AssociateDomain", json_pack("{s:s, s:s, s:s}", "FleetArn", fa, "DomainName",
+                                               "wiki.example.com", "AcmCertificateArn", arn)),
+               "InvalidRequestException");
+    r = call("acm", "DescribeCertificate", json_pack("{s:s}", "CertificateArn", arn));
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(r.out, "Certificate"), "Status")),
+        "EXPIRED");
+    json_decref(r.out);
+    clock_ms -= 40LL * 86400 * 1000;
     expect_done(wl("AssociateDomain",
                    json_pack("{s:s, s:s, s:s, s:s}", "FleetArn", fa, "DomainName",
                              "Wiki.Example.com", "AcmCertificateArn", arn, "DisplayName", "Wiki")));
@@ -548,6 +559,7 @@ static void test_devices_and_sign_out(void **state)
     freeReplyObject(cmd("SADD wl:{alpha}:user:alice:devices dev1"));
     freeReplyObject(cmd("HSET wl:{alpha}:session:s1 username alice device_id dev1"));
     freeReplyObject(cmd("SADD wl:{alpha}:user:alice:sessions s1"));
+    freeReplyObject(cmd("SET wl:{alpha}:jar:s1 WLJAR1"));
     struct result r = wl("ListDevices", json_pack("{s:s}", "FleetArn", fa));
     expect_ok(r);
     json_t *d = json_array_get(json_object_get(r.out, "Devices"), 0);
@@ -562,7 +574,7 @@ static void test_devices_and_sign_out(void **state)
     expect_err(wl("DescribeDevice", json_pack("{s:s, s:s}", "FleetArn", fa, "DeviceId", "nope")),
                "ResourceNotFoundException");
     expect_done(wl("SignOutUser", json_pack("{s:s, s:s}", "FleetArn", fa, "Username", "alice")));
-    redisReply *x = cmd("EXISTS wl:{alpha}:session:s1");
+    redisReply *x = cmd("EXISTS wl:{alpha}:session:s1 wl:{alpha}:jar:s1");
     assert_int_equal(x->integer, 0);
     freeReplyObject(x);
     x = cmd("HGET wl:{alpha}:device:dev1 status");
