@@ -624,6 +624,33 @@ static void test_delete_fleet_removes_everything(void **state)
     free(arn);
 }
 
+static void test_store_failure_is_internal_error(void **state)
+{
+    (void)state;
+    /* an operation whose Redis connection is gone answers InternalServerErrorException */
+    redisContext *lost = redisConnect("127.0.0.1", redis_port);
+    assert_non_null(lost);
+    redisReply *id = redisCommand(lost, "CLIENT ID");
+    freeReplyObject(cmd("CLIENT KILL ID %lld", id->integer));
+    freeReplyObject(id);
+    struct ctl_ctx ctx = {.redis = lost,
+                          .cfg = &cfg,
+                          .account_id = "123456789012",
+                          .principal = "admin",
+                          .request_id = "test",
+                          .now_ms = clock_ms};
+    json_t *in = json_pack("{s:s}", "FleetName", "lost"), *out = NULL;
+    assert_int_equal(ctl_op_find("worklink", "CreateFleet")->fn(&ctx, in, &out), -1);
+    assert_string_equal(ctx.err_type, "InternalServerErrorException");
+    assert_int_equal(ctx.err_status, 500);
+    assert_null(out);
+    json_decref(in);
+    redisFree(lost);
+    redisReply *x = cmd("EXISTS wl:{lost}:fleet");
+    assert_int_equal(x->integer, 0);
+    freeReplyObject(x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -633,6 +660,7 @@ int main(void)
         cmocka_unit_test(test_fleet_config),
         cmocka_unit_test(test_devices_and_sign_out),
         cmocka_unit_test(test_delete_fleet_removes_everything),
+        cmocka_unit_test(test_store_failure_is_internal_error),
     };
     return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }
