@@ -41,6 +41,8 @@ struct gw_config {
     int64_t version;
     struct cert_entry *certs;
     size_t ncerts;
+    SSL_CTX *origin_ctx; /* cached: loading the system roots costs hundreds of ms */
+    unsigned char origin_digest[32];
     char host[256];
     int port;
     char path[256];
@@ -431,7 +433,25 @@ static struct gw_snapshot *load(struct gw_config *cfg, char *err, size_t errlen)
         if (c->type == REDIS_REPLY_STRING)
             ca_pems[nca++] = c->str;
     }
-    s->origin_ctx = gw_tls_origin_ctx_new(ca_pems, nca);
+    unsigned char od[32];
+    EVP_MD_CTX *oh = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(oh, EVP_sha256(), NULL);
+    for (size_t i = 0; i < nca; i++)
+        EVP_DigestUpdate(oh, ca_pems[i], strlen(ca_pems[i]) + 1);
+    EVP_DigestFinal_ex(oh, od, NULL);
+    EVP_MD_CTX_free(oh);
+    if (!cfg->origin_ctx || memcmp(od, cfg->origin_digest, 32) != 0) {
+        SSL_CTX *nc = gw_tls_origin_ctx_new(ca_pems, nca);
+        if (nc) {
+            SSL_CTX_free(cfg->origin_ctx);
+            cfg->origin_ctx = nc;
+            memcpy(cfg->origin_digest, od, 32);
+        }
+    }
+    if (cfg->origin_ctx) {
+        SSL_CTX_up_ref(cfg->origin_ctx);
+        s->origin_ctx = cfg->origin_ctx;
+    }
     for (size_t i = 0; i < cas->elements; i++)
         freeReplyObject(ca_replies[i]);
     free(ca_replies);
@@ -466,7 +486,9 @@ static void sub_connect(struct gw_config *cfg);
 static int reload(struct gw_config *cfg)
 {
     char err[256];
+    uint64_t t0 = uv_hrtime();
     struct gw_snapshot *s = load(cfg, err, sizeof err);
+    WL_DEBUG(NULL, "reload took %.2f ms (%s)", (double)(uv_hrtime() - t0) / 1e6, s ? "ok" : err);
     if (!s) {
         uv_timer_start(&cfg->retry, NULL, 0, 0); /* placeholder, re-armed below */
         return -1;
@@ -530,6 +552,7 @@ static void on_message(redisAsyncContext *ac, void *reply, void *priv)
         return;
     struct gw_server *srv = cfg->srv;
     atomic_store(&srv->last_event_ms, gw_wall_ms());
+    WL_DEBUG(NULL, "event %.*s", (int)r->element[2]->len, r->element[2]->str);
     atomic_fetch_add(&srv->session_gen, 1);
     atomic_fetch_add(&srv->events, 1);
     json_error_t jerr;
@@ -688,6 +711,7 @@ void gw_config_stop(struct gw_server *srv)
         SSL_CTX_free(cfg->certs[i].ctx);
     }
     free(cfg->certs);
+    SSL_CTX_free(cfg->origin_ctx);
     free(cfg);
     srv->cfg = NULL;
 }

@@ -4,3 +4,4 @@ target_link_libraries(gw_test_seal PRIVATE wl_common)
 
 wl_integration_test(gateway_e2e integration/gateway/test_e2e.py 600)
 set_tests_properties(gateway_e2e PROPERTIES DEPENDS gw_test_seal)
+wl_integration_test(gateway_live integration/gateway/test_live.py 600)
