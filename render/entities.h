@@ -14,5 +14,7 @@ struct rnd_entity {
 extern const struct rnd_entity rnd_entities[];
 extern const unsigned rnd_entities_count;
 extern const unsigned rnd_entities_max_len;
+/* Range [first, last) of the names that start with each ASCII byte. */
+extern const unsigned short rnd_entities_first[128][2];
 
 #endif

@@ -23,6 +23,13 @@ def main(out):
         f.write('};\n')
         f.write('const unsigned rnd_entities_count = %d;\n' % len(items))
         f.write('const unsigned rnd_entities_max_len = %d;\n' % max(len(n) for n, _ in items))
+        # index by first byte: [first, last) range of names starting with that byte
+        f.write('const unsigned short rnd_entities_first[128][2] = {\n')
+        for c in range(128):
+            idx = [i for i, (n, _) in enumerate(items) if n[0] == c]
+            lo, hi = (idx[0], idx[-1] + 1) if idx else (0, 0)
+            f.write('    {%d, %d},\n' % (lo, hi))
+        f.write('};\n')
 
 
 if __name__ == '__main__':

@@ -153,6 +153,9 @@ static const uint8_t sp_comment[256] = {[0] = 1, ['\r'] = 1, ['<'] = 1, ['-'] = 
 static const uint8_t sp_bogus[256] = {[0] = 1, ['\r'] = 1, ['>'] = 1};
 static const uint8_t sp_esc[256] = {[0] = 1, ['\r'] = 1, ['<'] = 1, ['-'] = 1};
 static const uint8_t sp_cdata[256] = {[0] = 1, ['\r'] = 1, [']'] = 1};
+/* name runs: stop at whitespace, '/', '>', '=', NUL, CR (upper case is lowered in the run) */
+static const uint8_t sp_name[256] = {[0] = 1,   ['\r'] = 1, ['\t'] = 1, ['\n'] = 1, ['\f'] = 1,
+                                     [' '] = 1, ['/'] = 1,  ['>'] = 1,  ['='] = 1};
 
 static int is_ws(int c)
 {
@@ -447,6 +450,12 @@ static int ent_narrow(struct rnd_tok *t, int c)
     unsigned d = t->ref_len, lo = t->ref_lo, hi = t->ref_hi;
     if (d >= sizeof t->ref - 1)
         return 0;
+    if (d == 0) {
+        if (c >= 128 || rnd_entities_first[c][0] == rnd_entities_first[c][1])
+            return 0;
+        lo = rnd_entities_first[c][0];
+        hi = rnd_entities_first[c][1];
+    }
     unsigned a = lo, b = hi;
     while (a < b) {
         unsigned m = a + (b - a) / 2;
@@ -1575,6 +1584,18 @@ void rnd_tok_feed(struct rnd_tok *t, const void *buf, size_t n)
                 i++;
                 continue;
             }
+        }
+        if (t->state == S_TAG_NAME || t->state == S_ATTR_NAME) {
+            char *nb = t->state == S_TAG_NAME ? t->tag : t->attr;
+            size_t *len = t->state == S_TAG_NAME ? &t->tag_len : &t->attr_len;
+            size_t j = i;
+            while (j < n && !sp_name[p[j]]) {
+                name_add(nb, len, lower(p[j]));
+                j++;
+            }
+            i = j;
+            if (i == n)
+                break;
         }
         const uint8_t *tab = fast_table(t->state);
         if (tab) {

@@ -276,6 +276,22 @@ static void gzip_page(const struct buf *in, struct buf *out)
 
 int main(int argc, char **argv)
 {
+    if (argc > 2 && strcmp(argv[1], "--dump") == 0) {
+        /* writes one page of each flavour (PREFIX-nomatch.html, PREFIX-all.html) */
+        struct buf a = {0}, b = {0};
+        make_page(&a, 400000, 0, 1);
+        make_page(&b, 400000, 1, 1);
+        char path[4096];
+        snprintf(path, sizeof path, "%s-nomatch.html", argv[2]);
+        FILE *f = fopen(path, "wb");
+        if (!f || fwrite(a.p, 1, a.len, f) != a.len || fclose(f) != 0)
+            return 1;
+        snprintf(path, sizeof path, "%s-all.html", argv[2]);
+        f = fopen(path, "wb");
+        if (!f || fwrite(b.p, 1, b.len, f) != b.len || fclose(f) != 0)
+            return 1;
+        return 0;
+    }
     double secs = argc > 1 ? atof(argv[1]) : 1.0;
     if (secs <= 0)
         secs = 1.0;
