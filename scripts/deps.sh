@@ -7,7 +7,7 @@ PKGS=(
   libssl-dev libuv1-dev libnghttp2-dev libjansson-dev libhiredis-dev libpcre2-dev
   libxml2-dev libxmlsec1-dev xmlsec1 zlib1g-dev libcmocka-dev
   redis-server openssl curl nghttp2-client awscli python3 python3-boto3 python3-redis
-  python3-cryptography wrk nginx-light haproxy
+  python3-cryptography python3-pysaml2 wrk nginx-light haproxy
 )
 missing=()
 for p in "${PKGS[@]}"; do
