@@ -37,7 +37,8 @@ static void buf_add(struct buf *b, const char *s, size_t n)
         b->p = np;
         b->cap = cap;
     }
-    memcpy(b->p + b->len, s, n);
+    if (n)
+        memcpy(b->p + b->len, s, n);
     b->len += n;
     b->p[b->len] = '\0';
 }
