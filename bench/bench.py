@@ -331,15 +331,18 @@ def gateway_help(binary):
 
 
 def gateway_origin_args(helptext, origin_port):
-    """The options that point the bench domain at the origin, as the gateway's --help spells
-    them (the option set is the gateway engineer's; we adapt)."""
+    """The options that point the bench domain at the origin and tune the gateway like its
+    peers (no access log, long keep-alive, room for the idle connections), as far as its --help
+    lists them."""
     args = []
-    m = re.search(r"--origin[ =]([A-Z_]+)=([A-Za-z:/_]+)", helptext)
     if "--origin" in helptext:
         args += ["--origin", "%s=http://127.0.0.1:%d" % (DOMAIN, origin_port)]
     elif "--resolve" in helptext:
         args += ["--resolve", "%s:127.0.0.1" % DOMAIN]
-    del m
+    for opt, val in (("--idle-timeout-ms", "600000"), ("--max-conns", "60000"),
+                     ("--no-access-log", None)):
+        if opt in helptext:
+            args += [opt] + ([val] if val else [])
     return args
 
 
@@ -370,10 +373,6 @@ class Gateway:
                 "--admin-listen", "127.0.0.1:%d" % self.admin, "--redis", self.redis_url,
                 "--key-file", key_file, "--workers", str(workers)]
         argv += gateway_origin_args(helptext, origin_port)
-        if "--idle-timeout" in helptext:
-            argv += ["--idle-timeout", "600000"]
-        if "--max-conns" in helptext:
-            argv += ["--max-conns", "60000"]
         self.argv = argv
         log("gateway:", " ".join(argv))
         self.proc = t.start(argv, timeout=30, stderr_path=os.path.join(d, "gateway.log"))
@@ -583,7 +582,7 @@ def _ms(s):
 def revoke_trials(gw, bench, target, trials, workers):
     """RevokeDomainAccess through control while wrk loads the gateway; a probe with several
     connections per worker records when each first sees 403. Returns per-trial times (ms from
-    the revoke call's answer to the first and to the last connection's 403)."""
+    the start of the revoke call to the first and to the last connection's 403)."""
     out = []
     for i in range(trials):
         dur = max(3, int(bench.a.duration))
@@ -598,8 +597,8 @@ def revoke_trials(gw, bench, target, trials, workers):
             if line != "ready":
                 raise RuntimeError("revoke probe: " + line)
             time.sleep(1)
+            t_done = time.time()  # the call's start: includes the API's own latency
             gw.ctl.wl.revoke_domain_access(FleetArn=gw.fleet_arn, DomainName=DOMAIN)
-            t_done = time.time()
             res = json.loads(pr.stdout.readline())
             pr.wait(timeout=30)
         finally:
@@ -972,7 +971,7 @@ def run(a):
     print(render_text(rows, names))
     if revoke:
         print()
-        print("Revoke propagation under load (RevokeDomainAccess answered -> 403), %d trials: "
+        print("Revoke propagation under load (RevokeDomainAccess called -> 403), %d trials: "
               "first connection median %s ms; every probe connection (4 per worker) max %s ms"
               % (len(revoke.get("trials", [])), _fmt(revoke.get("first_median_ms")),
                  _fmt(revoke.get("all_max_ms"))))

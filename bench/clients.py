@@ -15,7 +15,8 @@
   clients.py revoke  --host H --port P --sni NAME --path /1k --conns N
       N threads, one keep-alive connection each, request in a tight loop. Prints "ready" when
       every connection got a 200, then records per connection the wall-clock time of the first
-      403; exits when all saw one (or after --timeout) printing JSON {"first", "all", "times"}.
+      other answer (403 after a revoke, 401 after a sign-out); exits when all saw one (or after
+      --timeout) printing JSON {"first", "all", "times", "status"}.
 
 Every request carries `Authorization: Bearer $BENCH_TOKEN` when that is set, like the device
 app does. --plain uses TCP instead of TLS (direct-to-origin figures).
@@ -251,6 +252,7 @@ def cmd_revoke(a):
     req = request_bytes(a.sni, a.path, False)
     first = [None] * a.conns
     ready = [False] * a.conns
+    status = [None] * a.conns
     stop = threading.Event()
 
     def run(i):
@@ -262,8 +264,9 @@ def cmd_revoke(a):
                 st = c.get(req)
                 if st == 200:
                     ready[i] = True
-                elif st == 403 and ready[i]:
+                elif ready[i]:
                     first[i] = time.time()
+                    status[i] = st
                 if c.closed:
                     c.close()
                     c = None
@@ -293,7 +296,7 @@ def cmd_revoke(a):
     got = [f for f in first if f is not None]
     print(json.dumps({"first": min(got) if got else None,
                       "all": max(got) if len(got) == len(first) else None,
-                      "times": first}), flush=True)
+                      "times": first, "status": status}), flush=True)
     return 0
 
 
