@@ -7,6 +7,8 @@
  *   bump(kind, op, id)   INCR the version, PUBLISH {"version","kind","op","id"}; returns version
  *   fail(type, msg)      an error reply that ctl_store_eval() turns into ctl_error(type, msg)
  *   live()               true when the fleet exists and is CREATING or ACTIVE
+ *   wrongtype({[key] = 'hash', ...})  an error reply when a key the script will write exists
+ *                        with another type (such a write would fail midway), else nil
  * A script must check everything before its first write (Redis does not roll back).
  * By convention KEYS[1] is "wl:{F}:fleet" (routes the script to the fleet's slot) and ARGV[1] is
  * F; fleet-less scripts (ACM) pass "" for both.

@@ -651,6 +651,23 @@ static void test_store_failure_is_internal_error(void **state)
     freeReplyObject(x);
 }
 
+static void test_refused_write_leaves_nothing(void **state)
+{
+    (void)state;
+    /* a key the script would write holds another type: the whole write is refused up front */
+    freeReplyObject(cmd("SET wl:{broken}:tags oops"));
+    expect_err(
+        wl("CreateFleet", json_pack("{s:s, s:{s:s}}", "FleetName", "broken", "Tags", "a", "b")),
+        "InternalServerErrorException");
+    redisReply *x = cmd("EXISTS wl:{broken}:fleet wl:{broken}:version");
+    assert_int_equal(x->integer, 0);
+    freeReplyObject(x);
+    x = cmd("ZSCORE wl:fleets broken");
+    assert_int_equal(x->type, REDIS_REPLY_NIL);
+    freeReplyObject(x);
+    freeReplyObject(cmd("DEL wl:{broken}:tags"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -661,6 +678,7 @@ int main(void)
         cmocka_unit_test(test_devices_and_sign_out),
         cmocka_unit_test(test_delete_fleet_removes_everything),
         cmocka_unit_test(test_store_failure_is_internal_error),
+        cmocka_unit_test(test_refused_write_leaves_nothing),
     };
     return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }
