@@ -45,8 +45,20 @@ static void on_event(void *ud, const struct rnd_tok_event *ev)
         sink(&t->o, k, 2);
     }
     t->last = chunk ? (int)ev->kind : -1;
-    if (ev->data && ev->len)
+    if (!ev->data || !ev->len)
+        return;
+    if (ev->kind != RND_EV_TEXT) {
         sink(&t->o, ev->data, ev->len);
+        return;
+    }
+    /* raw text (<style>) written from decoded text has U+FFFD where the input had NUL: the
+     * same for a browser; this data-state re-tokenization cannot tell, so treat them alike */
+    for (size_t i = 0; i < ev->len; i++) {
+        if (ev->data[i] == 0)
+            sink(&t->o, "\xEF\xBF\xBD", 3);
+        else
+            sink(&t->o, ev->data + i, 1);
+    }
 }
 
 /* The token stream of an output (data-state tokenization, chunks merged). */
