@@ -579,40 +579,52 @@ def _ms(s):
 
 # ---------------------------------------------------------------- revoke
 
-def revoke_trials(gw, bench, target, trials, workers):
-    """RevokeDomainAccess through control while wrk loads the gateway; a probe with several
-    connections per worker records when each first sees 403. Returns per-trial times (ms from
-    the start of the revoke call to the first and to the last connection's 403)."""
+def propagation_trials(gw, bench, target, trials, workers, what):
+    """what = "revoke": RevokeDomainAccess through control while wrk loads the gateway (answers
+    become 403); what = "signout": SignOutUser of a user of its own (its session's answers stop
+    being 200). A probe with 4 connections per worker records when each first sees the change.
+    Returns per-trial times in ms from the start of the API call (so they include the API's
+    own latency) to the first and to the last probe connection's changed answer."""
     out = []
     for i in range(trials):
         dur = max(3, int(bench.a.duration))
+        probe_env = dict(bench.env)
+        user = "probe-user-%d" % i
+        if what == "signout":
+            probe_env["BENCH_TOKEN"] = gw.new_session(user, "probe-device-%d" % i)
         wrk = subprocess.Popen(["wrk", "-t1", "-c20", "-d%ds" % (dur + 4), "-s", LUA,
                                 target.url("/1k")], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, env=bench.env)
         pr = subprocess.Popen([PY, CLIENTS, "revoke", "--conns", str(4 * workers),
                                "--timeout", "5"] + target.client_args(),
-                              stdout=subprocess.PIPE, env=bench.env, text=True)
+                              stdout=subprocess.PIPE, env=probe_env, text=True)
+        res = {}
         try:
             line = pr.stdout.readline().strip()
             if line != "ready":
-                raise RuntimeError("revoke probe: " + line)
+                raise RuntimeError("%s probe: %s" % (what, line))
             time.sleep(1)
-            t_done = time.time()  # the call's start: includes the API's own latency
-            gw.ctl.wl.revoke_domain_access(FleetArn=gw.fleet_arn, DomainName=DOMAIN)
+            t0 = time.time()
+            if what == "revoke":
+                gw.ctl.wl.revoke_domain_access(FleetArn=gw.fleet_arn, DomainName=DOMAIN)
+            else:
+                gw.ctl.wl.sign_out_user(FleetArn=gw.fleet_arn, Username=user)
             res = json.loads(pr.stdout.readline())
             pr.wait(timeout=30)
         finally:
             if pr.poll() is None:
                 pr.kill()
                 pr.wait()
-            gw.ctl.wl.restore_domain_access(FleetArn=gw.fleet_arn, DomainName=DOMAIN)
+            if what == "revoke":
+                gw.ctl.wl.restore_domain_access(FleetArn=gw.fleet_arn, DomainName=DOMAIN)
             wrk.terminate()
             wrk.wait()
-        first = (res["first"] - t_done) * 1000 if res.get("first") else None
-        last = (res["all"] - t_done) * 1000 if res.get("all") else None
-        out.append({"first_ms": first, "all_ms": last})
-        log("revoke trial %d: first 403 after %s ms, every connection after %s ms"
-            % (i + 1, _fmt(first), _fmt(last)))
+        first = (res["first"] - t0) * 1000 if res.get("first") else None
+        last = (res["all"] - t0) * 1000 if res.get("all") else None
+        codes = sorted(set(str(x) for x in res.get("status", []) if x))
+        out.append({"first_ms": first, "all_ms": last, "status": codes})
+        log("%s trial %d: first changed answer (%s) after %s ms, every connection after %s ms"
+            % (what, i + 1, "/".join(codes), _fmt(first), _fmt(last)))
         # wait until the domain serves again
         deadline = time.time() + 10
         while time.time() < deadline:
@@ -623,6 +635,25 @@ def revoke_trials(gw, bench, target, trials, workers):
                 break
             time.sleep(0.1)
     return out
+
+
+def propagation(gw, bench, target, a, what, failures):
+    try:
+        trials = propagation_trials(gw, bench, target, a.revoke_trials, a.workers, what)
+    except Exception as e:  # noqa: BLE001
+        failures.append("%s: %s" % (what, e))
+        return {"error": str(e)[:500]}
+    alls = [x["all_ms"] for x in trials]
+    firsts = [x["first_ms"] for x in trials if x["first_ms"] is not None]
+    if None in alls:
+        failures.append("%s: some probe connection never saw the change" % what)
+    want = "403" if what == "revoke" else None
+    for x in trials:
+        if want and x["status"] != [want]:
+            failures.append("%s: answers %s instead of %s" % (what, x["status"], want))
+    return {"trials": trials, "first_median_ms": statistics.median(firsts) if firsts else None,
+            "all_max_ms": max(alls) if alls and None not in alls else None,
+            "all_median_ms": statistics.median(alls) if alls and None not in alls else None}
 
 
 # ---------------------------------------------------------------- audit on
@@ -743,6 +774,23 @@ def render_text(rows, names):
         last = title
         lines.append("  ".join(c.ljust(w[i]) for i, c in enumerate(cells)))
     return "\n".join(lines)
+
+
+def propagation_text(prop):
+    out = []
+    for what, title in (("revoke", "RevokeDomainAccess -> 403"),
+                        ("signout", "SignOutUser -> session refused")):
+        r = (prop or {}).get(what)
+        if not r:
+            continue
+        if r.get("error"):
+            out.append("%s under load: failed: %s" % (title, r["error"]))
+            continue
+        out.append("%s under load, %d trials, ms from the API call's start: first probe "
+                   "connection median %s; every probe connection (4 per worker) median %s, "
+                   "max %s" % (title, len(r["trials"]), _fmt(r["first_median_ms"]),
+                               _fmt(r["all_median_ms"]), _fmt(r["all_max_ms"])))
+    return out
 
 
 def render_markdown(rows, names, meta):
@@ -942,22 +990,11 @@ def run(a):
             if r.get("error") or r.get("errors"):
                 failures.append("idle/%s: %s" % (tg.name, r.get("error") or
                                                  "%s errors" % r.get("errors")))
-    revoke = None
-    if gw is not None and "gateway" in [tg.name for tg in targets] and (
-            not only or "revoke" in only):
-        try:
-            trials = revoke_trials(gw, bench, [tg for tg in targets if tg.name == "gateway"][0],
-                                   a.revoke_trials, a.workers)
-            alls = [x["all_ms"] for x in trials]
-            firsts = [x["first_ms"] for x in trials if x["first_ms"] is not None]
-            revoke = {"trials": trials,
-                      "first_median_ms": statistics.median(firsts) if firsts else None,
-                      "all_max_ms": max(alls) if alls and None not in alls else None}
-            if None in alls:
-                failures.append("revoke: some probe connection never saw a 403")
-        except Exception as e:  # noqa: BLE001
-            revoke = {"error": str(e)[:500]}
-            failures.append("revoke: %s" % e)
+    revoke = {}
+    gwt = [tg for tg in targets if tg.name == "gateway"]
+    if gw is not None and gwt and (not only or "revoke" in only):
+        revoke["revoke"] = propagation(gw, bench, gwt[0], a, "revoke", failures)
+        revoke["signout"] = propagation(gw, bench, gwt[0], a, "signout", failures)
     elif gw is None:
         notes.append("revoke propagation: needs the gateway; not measured")
     results["revoke"] = revoke
@@ -969,12 +1006,9 @@ def run(a):
     rows = build_table(results, names)
     print()
     print(render_text(rows, names))
-    if revoke:
-        print()
-        print("Revoke propagation under load (RevokeDomainAccess called -> 403), %d trials: "
-              "first connection median %s ms; every probe connection (4 per worker) max %s ms"
-              % (len(revoke.get("trials", [])), _fmt(revoke.get("first_median_ms")),
-                 _fmt(revoke.get("all_max_ms"))))
+    prop_lines = propagation_text(revoke)
+    for ln in prop_lines:
+        print(ln)
     for n in notes:
         print("note:", n)
     if a.json:
@@ -985,11 +1019,8 @@ def run(a):
                                  for r in rows], "failures": failures}, f, indent=1)
     if a.markdown:
         md = render_markdown(rows, names, meta)
-        if revoke:
-            md += ("\nRevoke propagation under load: first 403 median %s ms, all probe "
-                   "connections max %s ms over %d trials.\n"
-                   % (_fmt(revoke.get("first_median_ms")), _fmt(revoke.get("all_max_ms")),
-                      len(revoke.get("trials", []))))
+        if prop_lines:
+            md += "\n" + "\n".join("- " + ln for ln in prop_lines) + "\n"
         with open(a.markdown, "w") as f:
             f.write(md)
     if failures:

@@ -40,8 +40,9 @@ if os.path.exists(js):
             rounds = r["results"].get(sc, {}).get("gateway", [])
             c.ok(rounds and all(x.get("requests", 0) > 0 and not x.get("errors")
                                 for x in rounds), "%s against the gateway served requests" % sc)
-        c.ok(r.get("revoke") and r["revoke"].get("all_max_ms") is not None,
-             "revoke propagation measured")
+        for what in ("revoke", "signout"):
+            c.ok((r.get("revoke") or {}).get(what, {}).get("all_max_ms") is not None,
+                 "%s propagation measured on every probe connection" % what)
     tls = r["results"].get("tls_resumed", {}).get("nginx", [{}])[0]
     c.ok(tls.get("reused_pct", 0) > 50, "resumed handshakes really resume (nginx)")
     full = r["results"].get("tls_full", {}).get("nginx", [{}])[0]
