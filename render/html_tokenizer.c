@@ -1526,6 +1526,8 @@ size_t rnd_tok_bytes_held(const struct rnd_tok *t)
 void rnd_tok_set_state(struct rnd_tok *t, enum rnd_tok_state state, const char *last_start_tag)
 {
     static const uint8_t map[] = {S_DATA, S_RCDATA, S_RAWTEXT, S_SCRIPT, S_PLAINTEXT, S_CDATA};
+    if ((unsigned)state >= sizeof map)
+        return;
     t->state = map[state];
     if (last_start_tag) {
         size_t n = strlen(last_start_tag);

@@ -1,5 +1,5 @@
 # render/ tests (paths relative to tests/).
-set(RND_HTML5LIB_DIR "${CMAKE_SOURCE_DIR}/../shared/testdata/html5lib-tokenizer"
+set(RND_HTML5LIB_DIR "${CMAKE_SOURCE_DIR}/tests/data/html5lib-tokenizer"
     CACHE PATH "html5lib tokenizer tests (JSON .test files)")
 
 # html5lib tokenizer conformance: every test fed whole, byte by byte and at random splits.
@@ -18,3 +18,5 @@ wl_fuzz_target(fuzz_html_tokenizer fuzz/render/fuzz_html_tokenizer.c
                fuzz/render/corpus_html_tokenizer wl_render)
 wl_fuzz_target(fuzz_html_rewriter fuzz/render/fuzz_html_rewriter.c
                fuzz/render/corpus_html_rewriter wl_render)
+wl_fuzz_target(fuzz_cookie_jar fuzz/render/fuzz_cookie_jar.c fuzz/render/corpus_cookie_jar
+               wl_render)
