@@ -362,8 +362,8 @@ int main(int argc, char **argv)
     }
     DIR *d = opendir(argv[1]);
     if (!d) {
-        fprintf(stderr, "cannot open %s\n", argv[1]);
-        return 2;
+        fprintf(stderr, "cannot open %s: html5lib test data missing, test skipped\n", argv[1]);
+        return 77; /* ctest SKIP_RETURN_CODE */
     }
     char *names[256];
     size_t nnames = 0;
