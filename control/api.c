@@ -183,6 +183,18 @@ static void job_done(uv_work_t *w, int status)
     (void)status;
     api->inflight--;
     int64_t ms = ctl_now_ms() - j->start_ms;
+    int cls = j->status == 0 ? 2 : j->status / 100;
+    if (cls >= 0 && cls < 6)
+        api->answers[cls]++;
+    if (j->status == 429)
+        api->throttled++;
+    else if (j->status && !j->principal[0])
+        api->auth_failures++;
+    else if (strcmp(j->type, "UnauthorizedException") == 0 ||
+             strcmp(j->type, "AccessDeniedException") == 0)
+        api->denied++;
+    else if (j->status == 400 && j->in == NULL)
+        api->invalid++;
     if (j->status == 0) {
         WL_INFO(j->request_id, "%s by %s from %s: 200 in %lld ms", j->route.op, j->principal,
                 j->req->peer_ip, (long long)ms);
@@ -243,6 +255,8 @@ void ctl_api_handle(void *arg, struct ctl_http_req *req)
     if (ctl_model_route(api->model, req->msg.method, req->msg.path, tgt, &j->route, msg,
                         sizeof msg) < 0) {
         WL_INFO(j->request_id, "unknown operation from %s: %s", req->peer_ip, msg);
+        api->unknown_ops++;
+        api->answers[4]++;
         ctl_response_error(req, tgt ? "acm" : "worklink", tgt ? 400 : 404,
                            "UnknownOperationException", msg, j->request_id);
         job_free(j);
@@ -320,4 +334,45 @@ queue:
                            "cannot schedule the operation", j->request_id);
         job_free(j);
     }
+}
+
+char *ctl_api_metrics(const struct ctl_api *api, size_t connections)
+{
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    if (!f)
+        abort();
+    fprintf(f, "# HELP worklink_control_answers_total Admin API answers by status class.\n"
+               "# TYPE worklink_control_answers_total counter\n");
+    for (int c = 2; c <= 5; c++)
+        fprintf(f, "worklink_control_answers_total{class=\"%dxx\"} %llu\n", c,
+                (unsigned long long)api->answers[c]);
+    fprintf(f,
+            "# HELP worklink_control_refusals_total Calls refused by the front, by reason.\n"
+            "# TYPE worklink_control_refusals_total counter\n"
+            "worklink_control_refusals_total{reason=\"authentication\"} %llu\n"
+            "worklink_control_refusals_total{reason=\"throttled\"} %llu\n"
+            "worklink_control_refusals_total{reason=\"read_only\"} %llu\n"
+            "worklink_control_refusals_total{reason=\"invalid_input\"} %llu\n"
+            "worklink_control_refusals_total{reason=\"unknown_operation\"} %llu\n"
+            "# HELP worklink_control_inflight Calls queued or running on the pool.\n"
+            "# TYPE worklink_control_inflight gauge\n"
+            "worklink_control_inflight %zu\n"
+            "# HELP worklink_control_connections Open API connections.\n"
+            "# TYPE worklink_control_connections gauge\n"
+            "worklink_control_connections %zu\n"
+            "# HELP worklink_control_reconcile_errors_total Failed reconciler runs.\n"
+            "# TYPE worklink_control_reconcile_errors_total counter\n"
+            "worklink_control_reconcile_errors_total %llu\n"
+            "# HELP worklink_control_redis_up 1 when the last reconciler run reached Redis.\n"
+            "# TYPE worklink_control_redis_up gauge\n"
+            "worklink_control_redis_up %d\n",
+            (unsigned long long)api->auth_failures, (unsigned long long)api->throttled,
+            (unsigned long long)api->denied, (unsigned long long)api->invalid,
+            (unsigned long long)api->unknown_ops, api->inflight, connections,
+            (unsigned long long)api->worker->reconcile_errors,
+            api->worker->reconcile_failing ? 0 : 1);
+    fclose(f);
+    return out;
 }

@@ -7,6 +7,7 @@
 #define CTL_API_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "credentials.h"
@@ -26,7 +27,14 @@ struct ctl_api {
     long long trail_maxlen;
     size_t inflight;
     size_t max_inflight;
+    /* counters for /metrics (loop thread only) */
+    uint64_t answers[6]; /* by status class: [2] 2xx, [4] 4xx, [5] 5xx */
+    uint64_t auth_failures, throttled, denied, invalid, unknown_ops;
 };
+
+/* Writes the Prometheus text exposition of the counters (plus the given gauges) into a new
+ * malloc'd string. Loop thread. */
+char *ctl_api_metrics(const struct ctl_api *api, size_t connections);
 
 /* Initialises api; takes ownership of creds. */
 void ctl_api_init(struct ctl_api *api, uv_loop_t *loop, const struct ctl_model *model,

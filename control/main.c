@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "admin.h"
 #include "api.h"
 #include "credentials.h"
 #include "envelope.h"
@@ -32,6 +33,7 @@ static const char usage[] =
     "credentials file.\n"
     "\n"
     "  --listen HOST:PORT         address to serve the API on (e.g. 127.0.0.1:8443)\n"
+    "  --admin-listen HOST:PORT   serve GET /healthz and GET /metrics (Prometheus) here\n"
     "  --redis URL                redis://HOST:PORT[/DB], unix:///PATH, or\n"
     "                             sentinel://HOST:PORT[,HOST:PORT...]/MASTER\n"
     "  --credentials FILE         principals: [name] aws_access_key_id, aws_secret_access_key,\n"
@@ -63,6 +65,9 @@ static const char usage[] =
 struct state {
     uv_loop_t *loop;
     struct ctl_server *server;
+    struct ctl_server *admin_server; /* NULL without --admin-listen */
+    struct ctl_admin admin;
+    int draining_servers;
     struct ctl_worker worker;
     struct ctl_api api;
     uv_signal_t sigterm, sigint, sighup;
@@ -142,10 +147,18 @@ static void close_walk(uv_handle_t *h, void *arg)
         uv_close(h, NULL);
 }
 
+static void on_admin_drained(void *arg)
+{
+    struct state *st = arg;
+    st->admin_server = NULL;
+}
+
 static void on_drained(void *arg)
 {
     struct state *st = arg;
     st->server = NULL;
+    if (st->admin_server)
+        ctl_server_drain(st->admin_server, on_admin_drained, st);
     WL_INFO(NULL, "drained; exiting");
     uv_timer_stop(&st->drain_timer);
     uv_close((uv_handle_t *)&st->drain_timer, NULL);
@@ -190,6 +203,7 @@ static void on_signal(uv_signal_t *s, int signum)
 
 enum {
     O_LISTEN = 256,
+    O_ADMIN_LISTEN,
     O_REDIS,
     O_CREDS,
     O_KEY,
@@ -228,6 +242,7 @@ int main(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
+        {"admin-listen", required_argument, NULL, O_ADMIN_LISTEN},
         {"redis", required_argument, NULL, O_REDIS},
         {"credentials", required_argument, NULL, O_CREDS},
         {"key-file", required_argument, NULL, O_KEY},
@@ -253,7 +268,8 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
-    const char *listen = NULL, *redis = NULL, *creds_path = NULL, *key_path = NULL;
+    const char *listen = NULL, *admin_listen = NULL, *redis = NULL, *creds_path = NULL,
+               *key_path = NULL;
     const char *account = "123456789012", *region = "us-east-1", *network = NULL;
     const char *tls_cert = NULL, *tls_key = NULL, *gw_base = "https://%s.gateway.localhost";
     double rate = 20;
@@ -269,6 +285,9 @@ int main(int argc, char **argv)
         switch (c) {
         case O_LISTEN:
             listen = optarg;
+            break;
+        case O_ADMIN_LISTEN:
+            admin_listen = optarg;
             break;
         case O_REDIS:
             redis = optarg;
@@ -390,6 +409,10 @@ int main(int argc, char **argv)
     int port;
     if (parse_listen(listen, host, sizeof host, &port) < 0)
         return die("--listen: expected HOST:PORT, got '%s'", listen);
+    char admin_host[256];
+    int admin_port = 0;
+    if (admin_listen && parse_listen(admin_listen, admin_host, sizeof admin_host, &admin_port) < 0)
+        return die("--admin-listen: expected HOST:PORT, got '%s'", admin_listen);
 
     struct ctl_credentials creds;
     if (ctl_credentials_load(creds_path, account, &creds, err, sizeof err) < 0)
@@ -458,11 +481,33 @@ int main(int argc, char **argv)
     so.max_conns = (size_t)max_conns;
     so.idle_ms = (uint64_t)idle;
     so.request_ms = (uint64_t)req_timeout;
+    if (admin_listen) {
+        struct ctl_server_opts ao;
+        memset(&ao, 0, sizeof ao);
+        ao.host = admin_host;
+        ao.port = admin_port;
+        wl_http1_limits_default(&ao.limits);
+        ao.limits.max_body_bytes = 4096;
+        ao.max_conns = 64;
+        st.admin.api = &st.api;
+        st.admin.api_srv = &st.server;
+        if (ctl_server_new(st.loop, &ao, ctl_admin_handle, &st.admin, &st.admin_server, err,
+                           sizeof err) < 0) {
+            ctl_api_dispose(&st.api);
+            SSL_CTX_free(tls);
+            ctl_model_free(model);
+            return die("--admin-listen %s", err);
+        }
+    }
     if (ctl_server_new(st.loop, &so, ctl_api_handle, &st.api, &st.server, err, sizeof err) < 0) {
+        if (st.admin_server) {
+            ctl_server_drain(st.admin_server, on_admin_drained, &st);
+            uv_run(st.loop, UV_RUN_DEFAULT);
+        }
         ctl_api_dispose(&st.api);
         SSL_CTX_free(tls);
         ctl_model_free(model);
-        return die("%s", err);
+        return die("--listen %s", err);
     }
     ctl_worker_start_reconciler(&st.worker, 200);
 

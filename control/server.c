@@ -787,7 +787,7 @@ int ctl_server_new(uv_loop_t *loop, const struct ctl_server_opts *opts, ctl_http
     memset(&ss, 0, sizeof ss);
     if (uv_ip4_addr(opts->host, opts->port, (struct sockaddr_in *)&ss) != 0 &&
         uv_ip6_addr(opts->host, opts->port, (struct sockaddr_in6 *)&ss) != 0) {
-        snprintf(err, errlen, "--listen: %s is not an IP address", opts->host);
+        snprintf(err, errlen, "%s is not an IP address", opts->host);
         free(srv);
         return -1;
     }
@@ -797,7 +797,7 @@ int ctl_server_new(uv_loop_t *loop, const struct ctl_server_opts *opts, ctl_http
     if (rc == 0)
         rc = uv_listen((uv_stream_t *)&srv->listener, 511, on_connection);
     if (rc < 0) {
-        snprintf(err, errlen, "--listen %s:%d: %s", opts->host, opts->port, uv_strerror(rc));
+        snprintf(err, errlen, "%s:%d: %s", opts->host, opts->port, uv_strerror(rc));
         srv->listener_closed = true;
         uv_close((uv_handle_t *)&srv->listener, NULL);
         /* the listener's memory must outlive uv_close: run the loop once to finish it */

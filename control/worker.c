@@ -187,6 +187,8 @@ static void reconcile_work(uv_work_t *wk)
     else if (res->rc == 0 && w->reconcile_failing)
         WL_INFO("reconciler", "reconcile recovered");
     w->reconcile_failing = res->rc != 0;
+    if (res->rc != 0)
+        w->reconcile_errors++;
 }
 
 static void reconcile_after(uv_work_t *wk, int status)

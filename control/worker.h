@@ -8,6 +8,7 @@
 #ifndef CTL_WORKER_H
 #define CTL_WORKER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
@@ -24,7 +25,8 @@ struct ctl_worker {
     uv_timer_t reconcile_timer;
     uv_work_t reconcile_work;
     bool reconcile_running;
-    bool reconcile_failing;
+    atomic_bool reconcile_failing;  /* written by the pool, read by /healthz on the loop */
+    atomic_ullong reconcile_errors; /* failed reconcile runs (metrics) */
     bool stopped;
     uint64_t reconcile_interval_ms;
 };

@@ -588,6 +588,8 @@ bad_cli("redis unreachable", base[:2] + ["--redis", "redis://127.0.0.1:%d" % t.f
 bad_cli("tls cert without key", base + ["--tls-cert", leaf[0]], "--tls-key")
 bad_cli("unknown option", base + ["--bogus"], "--bogus")
 bad_cli("bad rate", base + ["--rate-limit", "fast"], "--rate-limit")
+bad_cli("admin port in use", base + ["--admin-listen", "127.0.0.1:%d" % port], "--admin-listen")
+bad_cli("api port in use", ["--listen", "127.0.0.1:%d" % port] + base[2:], "--listen")
 p = subprocess.run([CONTROL, "--help"], capture_output=True, text=True, timeout=10)
 c.ok(p.returncode == 0 and "--listen" in p.stdout and "--redis" in p.stdout, "--help")
 

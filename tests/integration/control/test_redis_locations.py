@@ -33,12 +33,33 @@ for v in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_SESS
     ENV.pop(v, None)
 
 
-def start_control(redis_url):
+def start_control(redis_url, extra=()):
     port = t.free_port()
     p = t.start([CONTROL, "--listen", "127.0.0.1:%d" % port, "--redis", redis_url,
                  "--credentials", creds, "--key-file", key_file, "--rate-limit", "0",
-                 "--fleet-create-delay-ms", "100"])
+                 "--fleet-create-delay-ms", "100"] + list(extra))
     return p, "http://127.0.0.1:%d" % port
+
+
+def http_get(url):
+    import urllib.request
+    import urllib.error
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def wait_health(url, want, seconds=5):
+    deadline = time.time() + seconds
+    st = None
+    while time.time() < deadline:
+        st, _ = http_get(url)
+        if st == want:
+            return st
+        time.sleep(0.1)
+    return st
 
 
 def aws(endpoint, *args, profile=None):
@@ -117,10 +138,25 @@ t.stop(master)
 # ---- Redis goes away and comes back -----------------------------------------------------------
 rport = t.free_port()
 r1 = redis_on(rport)
-ctl, ep = start_control("redis://127.0.0.1:%d" % rport)
+admin_port = t.free_port()
+ctl, ep = start_control("redis://127.0.0.1:%d" % rport,
+                        ["--admin-listen", "127.0.0.1:%d" % admin_port])
+health = "http://127.0.0.1:%d/healthz" % admin_port
+metrics = "http://127.0.0.1:%d/metrics" % admin_port
 rc, out, err = aws(ep, "worklink", "list-fleets")
 c.eq(rc, 0, "list-fleets with Redis up: %s" % err)
+rc, out, err = aws(ep, "worklink", "create-fleet", "--fleet-name", "Bad_Name")
+c.eq(wait_health(health, 200), 200, "/healthz 200 while Redis is up")
+st, text = http_get(metrics)
+c.eq(st, 200, "/metrics answers")
+c.ok('worklink_control_answers_total{class="2xx"} 1' in text, "/metrics counts 2xx: %r" % text)
+c.ok('worklink_control_refusals_total{reason="invalid_input"} 1' in text,
+     "/metrics counts invalid input")
+c.ok("worklink_control_redis_up 1" in text, "/metrics redis_up 1")
+c.eq(http_get("http://127.0.0.1:%d/other" % admin_port)[0], 404, "admin: unknown path 404")
 t.stop(r1)
+c.eq(wait_health(health, 503), 503, "/healthz 503 while Redis is down")
+c.ok("worklink_control_redis_up 0" in http_get(metrics)[1], "/metrics redis_up 0")
 start = time.time()
 rc, out, err = aws(ep, "worklink", "list-fleets")
 c.ok(rc != 0 and "An error occurred (InternalServerErrorException)" in err,
@@ -135,6 +171,7 @@ for _ in range(5):  # every pool thread reconnects on its next job
         break
     time.sleep(0.5)
 c.ok(ok_again, "calls work again after Redis is back: %r" % err[-300:])
+c.eq(wait_health(health, 200), 200, "/healthz 200 again after Redis is back")
 for _ in range(6):
     rc, out, err = aws(ep, "worklink", "list-fleets")
     c.eq(rc, 0, "every pool thread has reconnected: %s" % err[-200:])
