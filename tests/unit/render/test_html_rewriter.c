@@ -159,6 +159,28 @@ static void test_foreign_links_blocked(void **state)
            "</object><div data=\"http://x.y/\">");
 }
 
+static void test_host_confusions(void **state)
+{
+    (void)state;
+    /* WHATWG: '\\' ends the host of a special URL, so the host is evil.example.net */
+    expect("<a href=\"https://evil.example.net\\@wiki.example.com/\">",
+           "<a href=\"/__worklink/blocked?url=https%3A%2F%2Fevil.example.net%5C%40wiki.example.com"
+           "%2F\">");
+    expect(
+        "<a href=\"https://wiki.example.com.evil.example.net/\">",
+        "<a href=\"/__worklink/blocked?url=https%3A%2F%2Fwiki.example.com.evil.example.net%2F\">");
+    expect("<a href=\"https://wiki.example.com%2eevil.example.net/\">",
+           "<a href=\"/__worklink/blocked?url=https%3A%2F%2Fwiki.example.com%252eevil.example.net"
+           "%2F\">");
+    expect("<a href=\"https://WIKI.example.COM./x\">",
+           "<a href=\"https://wiki.example.com:8443/x\">");
+    expect("<a href=\"https://[::1]/x\">",
+           "<a href=\"/__worklink/blocked?url=https%3A%2F%2F%5B%3A%3A1%5D%2Fx\">");
+    expect("<a href=\"wss://wiki.example.com/ws\">", "<a href=\"wss://wiki.example.com:8443/ws\">");
+    expect("<a href=\"file:///etc/passwd\">",
+           "<a href=\"/__worklink/blocked?url=file%3A%2F%2F%2Fetc%2Fpasswd\">");
+}
+
 static void test_internal_links_stay_in_tunnel(void **state)
 {
     (void)state;
@@ -316,6 +338,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_unchanged_bytes_pass_through),
         cmocka_unit_test(test_foreign_links_blocked),
+        cmocka_unit_test(test_host_confusions),
         cmocka_unit_test(test_internal_links_stay_in_tunnel),
         cmocka_unit_test(test_first_duplicate_attribute_counts),
         cmocka_unit_test(test_srcset_ping_refresh),
