@@ -324,8 +324,10 @@ class Control:
 
 def gateway_help(binary):
     try:
+        # detect_leaks=0: a sanitizer build's leak report at exit would lose the buffered text
+        env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")
         return subprocess.run([binary, "--help"], capture_output=True, text=True,
-                              timeout=10).stdout
+                              timeout=10, env=env).stdout
     except (OSError, subprocess.TimeoutExpired):
         return ""
 
@@ -794,7 +796,16 @@ def propagation_text(prop):
 
 
 def render_markdown(rows, names, meta):
-    out = ["| scenario | metric | " + " | ".join(names) + " | gw/nginx | gw/haproxy |",
+    m = meta["machine"]
+    out = ["Run %s; %s; %d round(s) x %d s per measurement; %d workers/threads per proxy."
+           % (m["date"], "--quick" if meta["quick"] else "full run", meta["rounds"],
+              meta["duration_s"], meta["workers"]),
+           "", "Machine: `nproc` = %d, %s, kernel %s; %s; %s; %s. Load average (1 min) at "
+           "the start %.1f, at the end %.1f (anything above ~1.5 means other work shared the "
+           "CPUs)." % (m["nproc"], m["mem"], m["kernel"], m["nginx"], m["haproxy"],
+                       m["openssl"], m["loadavg_start"], m.get("loadavg_end", -1)),
+           "", "```", "\n".join(m["lscpu"]), "```", ""]
+    out += ["| scenario | metric | " + " | ".join(names) + " | gw/nginx | gw/haproxy |",
            "|---|---|" + "---:|" * (len(names) + 2)]
     last = None
     for title, label, vals, r1, r2 in rows:
@@ -837,7 +848,7 @@ class Hosts:
 def machine():
     lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines()[:10]
     mem = open("/proc/meminfo").readline().strip()
-    return {"nproc": os.cpu_count(), "lscpu": lscpu, "mem": mem, "kernel": platform.release(),
+    return {"nproc": os.cpu_count(), "lscpu": lscpu, "loadavg_start": os.getloadavg()[0], "mem": mem, "kernel": platform.release(),
             "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
             "nginx": subprocess.run(["nginx", "-v"], capture_output=True,
                                     text=True).stderr.strip(),
@@ -933,6 +944,9 @@ def run(a):
                              tg.url("/1k")], capture_output=True, text=True).stdout
         if st != "200":
             log("FAIL: %s answers %s on /1k" % (tg.name, st))
+            errlog = getattr(tg.proc, "stderr_path", None)
+            if errlog and os.path.exists(errlog):
+                log("%s log (tail):\n%s" % (tg.name, open(errlog, errors="replace").read()[-2000:]))
             if tg.name == "gateway":
                 notes.append("gateway: answers %s on /1k (see %s)" % (st, os.path.join(
                     d, "gateway.log")))
@@ -1003,6 +1017,7 @@ def run(a):
                     only, a, notes, failures)
         if results["scenarios"].get("h1_1k", {}).get("gateway+audit"):
             names.append("gateway+audit")
+    meta["machine"]["loadavg_end"] = os.getloadavg()[0]
     rows = build_table(results, names)
     print()
     print(render_text(rows, names))
