@@ -283,6 +283,7 @@ enum gw_proto { GW_PROTO_NONE = 0, GW_PROTO_H1 = 1, GW_PROTO_H2 = 2 };
 struct gw_conn;
 struct gw_up;
 struct gw_lookup;
+struct gw_ident;
 
 struct gw_req {
     struct gw_conn *conn;
@@ -306,6 +307,8 @@ struct gw_req {
     size_t token_len;
     bool token_from_cookie;
     bool authorized;
+    bool authp_checked;     /* identity: authorization-provider domain lookup done */
+    struct gw_ident *ident; /* identity: sign-in operation in flight (identity.h) */
     /* body from the device waiting for the origin */
     struct gw_bufq in;
     uint64_t unconsumed; /* h2: DATA bytes not yet acknowledged with WINDOW_UPDATE */

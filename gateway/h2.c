@@ -178,7 +178,7 @@ void gw_h2_recv(struct gw_conn *c, const char *data, size_t len)
         gw_conn_close(c);
         return;
     }
-    uv_timer_again(&c->timer);
+    uv_timer_start(&c->timer, c->timer.timer_cb, c->w->srv->opt->idle_timeout_ms, 0);
     gw_h2_flush(c);
 }
 

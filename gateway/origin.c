@@ -234,7 +234,7 @@ static void deliver(struct gw_up *u, char *data, size_t len)
         break;
     }
     if (u->req == r && r && u->state == UP_BODY) {
-        uv_timer_again(&u->timer);
+        arm(u, u->w->srv->opt->idle_timeout_ms);
         if (gw_req_congested(r)) {
             r->up_paused = true;
             gw_sock_read_stop(&u->sock);
@@ -242,19 +242,17 @@ static void deliver(struct gw_up *u, char *data, size_t len)
     }
 }
 
+#define UP_HBUF_CAP (GW_MAX_HEAD * 2 + 65536) /* a head limit plus one whole socket read */
+
 static void on_head(struct gw_up *u, char *data, size_t len)
 {
     struct gw_req *r = u->req;
-    if (u->hlen + len > GW_MAX_HEAD * 2) {
-        size_t room = GW_MAX_HEAD * 2 - u->hlen;
-        if (room == 0) {
-            up_fail(u, 502, "Bad gateway", "The website sent a response head that is too large.");
-            return;
-        }
-        len = room;
+    if (u->hlen + len > UP_HBUF_CAP) {
+        up_fail(u, 502, "Bad gateway", "The website sent a response head that is too large.");
+        return;
     }
     if (!u->hbuf) {
-        u->hbuf = malloc(GW_MAX_HEAD * 2);
+        u->hbuf = malloc(UP_HBUF_CAP);
         if (!u->hbuf)
             abort();
     }
@@ -318,9 +316,13 @@ static void on_head(struct gw_up *u, char *data, size_t len)
             up_finish(u);
             return;
         }
-        u->hlen = 0;
         if (rest)
             deliver(u, body, rest);
+        if (u->state != UP_DEAD) {
+            free(u->hbuf); /* only the head phase needs it */
+            u->hbuf = NULL;
+            u->hlen = 0;
+        }
         return;
     }
 }

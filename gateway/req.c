@@ -3,6 +3,7 @@
  * Worker thread only. Request-scoped strings live in the request's arena, freed in one go. */
 #include "gw_internal.h"
 
+#include "identity.h"
 #include "log.h"
 
 #include <stdio.h>
@@ -88,6 +89,7 @@ void gw_req_free(struct gw_req *r)
     if (!r)
         return;
     gw_session_cancel(r);
+    gw_ident_cancel(r);
     if (r->up) {
         gw_up_detach(r->up);
         r->up = NULL;
@@ -401,6 +403,11 @@ static void body_backpressure(struct gw_req *r)
 void gw_req_body(struct gw_req *r, const char *data, size_t len)
 {
     r->bytes_in += len;
+    if (r->ident) {
+        gw_ident_body(r, data, len); /* sign-in POST: bounded, consumed here */
+        body_backpressure(r);
+        return;
+    }
     if (r->resp_started && !r->up) {
         body_backpressure(r); /* answered already: discard */
         return;
@@ -414,7 +421,9 @@ void gw_req_body(struct gw_req *r, const char *data, size_t len)
 void gw_req_body_end(struct gw_req *r)
 {
     r->body_done = true;
-    if (r->up)
+    if (r->ident)
+        gw_ident_body_end(r);
+    else if (r->up)
         gw_up_body_ready(r->up);
 }
 
@@ -445,6 +454,8 @@ static void url_encode(char *out, size_t cap, const char *s, size_t n)
 
 static void deny(struct gw_req *r)
 {
+    if (gw_ident_no_session(r))
+        return; /* website authorization provider domain lookup: fetches or denies */
     if (r->wants_html && r->method_len == 3 && memcmp(r->method, "GET", 3) == 0) {
         char ret[1024], hdr[1400];
         url_encode(ret, sizeof ret, r->target, r->target_len < 900 ? r->target_len : 900);
@@ -560,6 +571,8 @@ void gw_req_start(struct gw_req *r)
                           "Access to this site has been revoked by your administrator.");
         return;
     }
+    if (gw_ident_route(r, d))
+        return; /* sign-in: login, ACS, ticket */
     if (r->target_len >= 5 && memcmp(r->target, "/_wl/", 5) == 0) {
         gateway_path(r);
         return;

@@ -35,7 +35,8 @@ static const char session_lua[] =
     "if now >= last + idle then return {0, 'idle'} end\n"
     "local st = redis.call('HGET', ARGV[2] .. s[2], 'status')\n"
     "if st ~= 'ACTIVE' then return {0, 'device'} end\n"
-    "if now - last >= 1000 then redis.call('HSET', KEYS[1], 'last_seen', ARGV[1]); last = now end\n"
+    "if now - last >= 1000 then redis.call('HSET', KEYS[1], 'last_seen', ARGV[1]); "
+    "redis.call('HSET', ARGV[2] .. s[2], 'last_accessed', ARGV[1]); last = now end\n"
     "return {1, s[1], s[2], tostring(exp), tostring(idle), tostring(last)}\n";
 
 static void sha256_hex(const char *s, size_t n, char out[65])

@@ -106,7 +106,7 @@ class Env:
         self.origins.append(p)
         return port, p
 
-    def start_gateway(self, extra=(), workers=2):
+    def start_gateway(self, extra=(), workers=2, asan=""):
         self.port = t.free_port()
         self.admin_port = t.free_port()
         argv = [t.binary("worklink-gateway"), "--fleet", F, "--listen",
@@ -114,7 +114,7 @@ class Env:
                 "--redis", self.redis_url, "--key-file", self.key_file,
                 "--workers", str(workers)] + list(extra)
         env = dict(os.environ)
-        env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
+        env["ASAN_OPTIONS"] = ":".join(x for x in (env.get("ASAN_OPTIONS", ""), asan) if x)
         self.gw = t.start(argv, env=env)
         return self.gw
 
@@ -124,7 +124,7 @@ class Env:
         url = "https://%s:%d%s" % (domain, self.port, path)
         argv = ["curl", "-sS", "--max-time", str(timeout), "--cacert", self.ca[0], "--resolve",
                 "%s:%d:127.0.0.1" % (domain, self.port), "-o", out or "-",
-                "-w", "\n%{http_code} %{http_version}"]
+                "-w", "\n%{http_code} %{http_version} %{size_download}"]
         argv.append("--http2" if http2 else "--http1.1")
         if token and bearer:
             argv += ["-H", "Authorization: Bearer " + token]
@@ -144,6 +144,7 @@ class Env:
         m = re.match(r"(\d+) (\S+)", tail)
         status = int(m.group(1)) if m else 0
         ver = m.group(2) if m else ""
+        self.last_size = int(tail.split()[-1]) if m else -1
         return status, body, p.returncode, p.stderr.decode(errors="replace"), ver
 
     def admin(self, path):
@@ -162,3 +163,11 @@ class Env:
             if line.startswith(name + " ") or line.startswith(name + "{"):
                 total += float(line.rsplit(" ", 1)[1])
         return total
+
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0

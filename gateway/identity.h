@@ -1,0 +1,85 @@
+/* identity.h - sign-in on the gateway: the login entry point (signed SAML AuthnRequest by
+ * HTTP-Redirect), the ACS (SAMLResponse by HTTP-POST, verified by wl_saml), session and device
+ * creation in Redis (docs/redis-schema.md), one-time tickets that carry the new session to the
+ * cookie of every associated domain, and website authorization provider domains reachable
+ * without a session.
+ *
+ * Worker thread only (each call runs on the loop of r->conn->w). Requests are borrowed; an
+ * in-flight operation is detached by gw_ident_cancel() when its request goes away. */
+#ifndef GW_IDENTITY_H
+#define GW_IDENTITY_H
+
+#include "gw_internal.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define GW_DEVICE_COOKIE "__Host-wl_device"
+#define GW_TICKET_PATH "/_wl/ticket"
+#define GW_ACS_SUFFIX "/saml/acs"
+#define GW_SESSION_TTL_MS (12LL * 3600 * 1000) /* absolute session lifetime (capped by the IdP) */
+#define GW_SESSION_IDLE_MS (3600LL * 1000)     /* idle timeout */
+#define GW_TICKET_TTL_MS 60000                 /* one-time ticket lifetime */
+#define GW_ACS_MAX_BODY (1024 * 1024)          /* POST body bound before any decoding */
+#define GW_TICKET_CHAIN_MAX 16                 /* domains given the cookie by one sign-in */
+
+/* Routes the gateway's own sign-in pages (login, ACS, ticket). Returns true when it took the
+ * request (it answers now or later), false to let the caller continue. `d` is the request's
+ * associated domain (borrowed, from the worker's snapshot). */
+bool gw_ident_route(struct gw_req *r, const struct gw_domain *d);
+
+/* The request has no valid session: returns true when the identity module took the request
+ * (an authorization-provider domain lookup is under way and will fetch or deny), false when the
+ * caller must deny now. */
+bool gw_ident_no_session(struct gw_req *r);
+
+/* Request body bytes for an ACS request (copied, bounded by GW_ACS_MAX_BODY). */
+void gw_ident_body(struct gw_req *r, const char *data, size_t len);
+void gw_ident_body_end(struct gw_req *r);
+
+/* The request is going away: detach its pending operation (the Redis callback frees it). */
+void gw_ident_cancel(struct gw_req *r);
+
+/* ---- pure helpers (ident_util.c; unit-tested) ---- */
+
+/* Copies the value of query parameter `name` from target (a request target "path?query"),
+ * percent-decoded, into out (NUL-terminated). Returns its length or -1 when absent, malformed
+ * or too long for out. */
+int gw_ident_query_param(const char *target, size_t target_len, const char *name, char *out,
+                         size_t cap);
+
+/* Checks that `path` is a same-origin path to return to after sign-in: starts with one '/',
+ * not "//" or "/\", printable ASCII only, at most cap-1 bytes. Writes it (or "/" when it is
+ * refused) to out and returns 0 when accepted, -1 when "/" was substituted. */
+int gw_ident_return_path(const char *path, char *out, size_t cap);
+
+/* `n` random bytes from OpenSSL's CSPRNG as unpadded base64url (out holds 4*n/3+4). 0 or -1. */
+int gw_ident_random_b64url(size_t n, char *out, size_t cap);
+
+/* Lowercase hex SHA-256 of s[0..n). */
+void gw_ident_sha256_hex(const void *s, size_t n, char out[65]);
+
+/* Splits an absolute https/http URL into host (lowercase, no port) and path (no query). 0/-1. */
+int gw_ident_url_split(const char *url, char *host, size_t hcap, char *path, size_t pcap);
+
+struct gw_device_info {
+    char manufacturer[64];
+    char model[64];
+    char os[32];
+    char os_version[32];
+    char patch_level[32];
+};
+
+/* Device description from the app's headers (X-WorkLink-Device-Manufacturer, -Model, -OS,
+ * -OS-Version, -Patch-Level: each given value wins) or, for a browser, from the User-Agent.
+ * Any argument may be NULL (absent). Values are printable ASCII, truncated to the fields. */
+void gw_ident_device_info(const char *ua, const char *manufacturer, const char *model,
+                          const char *os, const char *os_version, const char *patch,
+                          struct gw_device_info *out);
+
+/* True when id is an acceptable device id sent by the app or a cookie: 8..64 of
+ * [A-Za-z0-9_-]. */
+bool gw_ident_device_id_ok(const char *id, size_t n);
+
+#endif
