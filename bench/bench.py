@@ -819,6 +819,22 @@ def render_markdown(rows, names, meta):
     return "\n".join(out) + "\n"
 
 
+def render_check(gw, direct, env, d):
+    """Says whether the gateway really rewrote the HTML page (else the html rows measure a
+    pass-through)."""
+    outs = []
+    for tg, name in ((gw, "gw.html"), (direct, "origin.html")):
+        path = os.path.join(d, name)
+        subprocess.run(["curl", "-sk", "-o", path, "-H", "Authorization: Bearer "
+                        + env.get("BENCH_TOKEN", "x"), tg.url("/page.html")], timeout=30)
+        outs.append(open(path, "rb").read() if os.path.exists(path) else b"")
+    if outs[0] == outs[1]:
+        return ("render stage: the gateway returned the HTML page byte for byte as the origin "
+                "sent it (pass-through): the html rows measure no rewriting")
+    return ("render stage: the gateway rewrote the HTML page (%d bytes in, %d out)"
+            % (len(outs[1]), len(outs[0])))
+
+
 # ---------------------------------------------------------------- main
 
 class Hosts:
@@ -955,6 +971,9 @@ def run(a):
                 targets.remove(tg)
             else:
                 return 1
+    gwt = [tg for tg in targets if tg.name == "gateway"]
+    if gwt:
+        notes.append(render_check(gwt[0], targets[0], env, d))
     only = set(x for x in a.only.split(",") if x)
     results = {"meta": meta, "order": [], "scenarios": {}}
     failures = []
@@ -1005,7 +1024,6 @@ def run(a):
                 failures.append("idle/%s: %s" % (tg.name, r.get("error") or
                                                  "%s errors" % r.get("errors")))
     revoke = {}
-    gwt = [tg for tg in targets if tg.name == "gateway"]
     if gw is not None and gwt and (not only or "revoke" in only):
         revoke["revoke"] = propagation(gw, bench, gwt[0], a, "revoke", failures)
         revoke["signout"] = propagation(gw, bench, gwt[0], a, "signout", failures)
