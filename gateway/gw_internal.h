@@ -64,6 +64,8 @@ struct gw_snapshot {
     char redis_host[256];               /* resolved Redis address for worker connections */
     int redis_port;
     char redis_path[256];
+    struct gw_egress *egress; /* owned; NULL: no --network (egress unrestricted), egress.h */
+    char *audit_stream;       /* owned; Redis key of the audit stream, NULL: no audit (audit.h) */
 };
 
 struct gw_snapshot *gw_snapshot_new(void);
@@ -277,6 +279,29 @@ struct gw_hdrs {
 };
 void gw_hdrs_add(struct gw_arena *a, struct gw_hdrs *h, const char *name, size_t nlen,
                  const char *value, size_t vlen);
+
+/* ---- header handling without I/O (hdr.c) ---- */
+struct gw_token {
+    const char *base; /* borrowed from the header value */
+    size_t len;
+    bool from_cookie;
+};
+/* The gateway's credential: our session cookie first, else Authorization: Bearer. */
+bool gw_hdr_find_token(const struct gw_hdrs *h, struct gw_token *out);
+bool gw_hdr_is_hop_by_hop(const char *name, size_t len);
+struct gw_head_in {
+    const char *method, *target, *authority, *peer; /* peer NUL-terminated */
+    size_t method_len, target_len, authority_len;
+    const struct gw_hdrs *hdrs;
+    bool has_body;
+    int64_t content_length; /* -1: unknown (chunked toward the origin) */
+};
+/* The request head toward the origin: a new malloc'd buffer (caller frees) and its length, or
+ * NULL when a field holds bytes that cannot be forwarded safely (answer 400). */
+char *gw_hdr_origin_request(const struct gw_head_in *in, size_t *len, bool *chunked);
+/* Appends msg's headers minus hop-by-hop ones to h (copies in a). */
+void gw_hdr_origin_response(struct gw_arena *a, const struct wl_http1_message *msg,
+                            struct gw_hdrs *h);
 
 enum gw_proto { GW_PROTO_NONE = 0, GW_PROTO_H1 = 1, GW_PROTO_H2 = 2 };
 

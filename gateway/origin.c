@@ -154,17 +154,6 @@ static void arm(struct gw_up *u, int64_t ms)
 
 /* ---------------- response ---------------- */
 
-static bool hop_by_hop(const char *n, size_t l)
-{
-    static const char *const names[] = {
-        "connection", "keep-alive", "proxy-connection", "transfer-encoding",
-        "te",         "trailer",    "upgrade",          "proxy-authenticate"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strlen(names[i]) == l && strncasecmp(names[i], n, l) == 0)
-            return true;
-    return false;
-}
-
 static void up_release(struct gw_up *u)
 {
     struct gw_worker *w = u->w;
@@ -294,16 +283,7 @@ static void on_head(struct gw_up *u, char *data, size_t len)
         if (u->resp_chunked)
             wl_http1_chunked_init(&u->ch, 0);
         struct gw_hdrs h = {0};
-        const struct wl_http1_header *conn_h = wl_http1_find_header(msg, "connection");
-        for (size_t i = 0; i < msg->nheaders; i++) {
-            const struct wl_http1_header *e = &msg->headers[i];
-            if (hop_by_hop(e->name.base, e->name.len))
-                continue;
-            if (conn_h && e->name.len > 0 &&
-                memmem(conn_h->value.base, conn_h->value.len, e->name.base, e->name.len))
-                continue; /* named in Connection: hop-by-hop too */
-            gw_hdrs_add(&r->arena, &h, e->name.base, e->name.len, e->value.base, e->value.len);
-        }
+        gw_hdr_origin_response(&r->arena, msg, &h);
         size_t rest = u->hlen - (size_t)rc;
         char *body = u->hbuf + rc;
         free(msg);
@@ -384,71 +364,6 @@ static void up_on_drain(struct gw_sock *s, int status)
 
 /* ---------------- request ---------------- */
 
-static bool skip_request_header(const struct gw_hdr *h)
-{
-    static const char *const names[] = {
-        "connection", "keep-alive",      "proxy-connection",    "transfer-encoding", "te",
-        "trailer",    "upgrade",         "proxy-authorization", "content-length",    "expect",
-        "host",       "x-forwarded-for", "x-forwarded-proto",   "x-forwarded-host",  "forwarded"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strlen(names[i]) == h->nlen && strncasecmp(names[i], h->name, h->nlen) == 0)
-            return true;
-    if (h->nlen == 13 && strncasecmp(h->name, "authorization", 13) == 0 && h->vlen >= 7 &&
-        strncasecmp(h->value, "Bearer ", 7) == 0)
-        return true; /* the gateway's own credential */
-    return false;
-}
-
-struct hbuf {
-    char *p;
-    size_t len, cap;
-};
-
-static void hb_add(struct hbuf *b, const char *s, size_t n)
-{
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 2048;
-        while (cap < b->len + n)
-            cap *= 2;
-        char *np = realloc(b->p, cap);
-        if (!np)
-            abort();
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-}
-
-static void hb_str(struct hbuf *b, const char *s)
-{
-    hb_add(b, s, strlen(s));
-}
-
-/* Cookie header without the gateway's session cookie; returns false when nothing is left. */
-static bool add_cookie_header(struct hbuf *b, const struct gw_hdr *h)
-{
-    static const char ck[] = GW_SESSION_COOKIE "=";
-    const char *p = h->value, *end = h->value + h->vlen;
-    bool any = false;
-    while (p < end) {
-        while (p < end && (*p == ' ' || *p == ';'))
-            p++;
-        const char *e = memchr(p, ';', (size_t)(end - p));
-        if (!e)
-            e = end;
-        if (e > p && !((size_t)(e - p) >= sizeof ck - 1 && memcmp(p, ck, sizeof ck - 1) == 0)) {
-            hb_str(b, any ? "; " : "Cookie: ");
-            hb_add(b, p, (size_t)(e - p));
-            any = true;
-        }
-        p = e;
-    }
-    if (any)
-        hb_str(b, "\r\n");
-    return any;
-}
-
 static void write_body(struct gw_up *u)
 {
     struct gw_req *r = u->req;
@@ -482,51 +397,30 @@ void gw_up_body_ready(struct gw_up *u)
 static void up_send_head(struct gw_up *u)
 {
     struct gw_req *r = u->req;
-    struct hbuf b = {0};
-    hb_add(&b, r->method, r->method_len);
-    hb_str(&b, " ");
-    hb_add(&b, r->target, r->target_len);
-    hb_str(&b, " HTTP/1.1\r\nHost: ");
-    hb_add(&b, r->authority, r->authority_len);
-    hb_str(&b, "\r\n");
-    for (size_t i = 0; i < r->hdrs.n; i++) {
-        const struct gw_hdr *h = &r->hdrs.v[i];
-        if (skip_request_header(h))
-            continue;
-        if (h->nlen == 6 && strncasecmp(h->name, "cookie", 6) == 0) {
-            add_cookie_header(&b, h);
-            continue;
-        }
-        hb_add(&b, h->name, h->nlen);
-        hb_str(&b, ": ");
-        hb_add(&b, h->value, h->vlen);
-        hb_str(&b, "\r\n");
+    struct gw_head_in in = {.method = r->method,
+                            .method_len = r->method_len,
+                            .target = r->target,
+                            .target_len = r->target_len,
+                            .authority = r->authority,
+                            .authority_len = r->authority_len,
+                            .peer = r->conn->sock.peer,
+                            .hdrs = &r->hdrs,
+                            .has_body = r->has_body,
+                            .content_length = r->content_length};
+    size_t len = 0;
+    char *head = gw_hdr_origin_request(&in, &len, &u->req_chunked);
+    if (!head) {
+        r->up = NULL;
+        up_close(u);
+        r->close_after = true;
+        gw_req_error_page(r, 400, "Bad request", "The request cannot be forwarded.");
+        return;
     }
-    const char *peer = r->conn->sock.peer;
-    bool v6 = strchr(peer, ':') != NULL;
-    char line[900];
-    int n = snprintf(line, sizeof line,
-                     "X-Forwarded-For: %s\r\nX-Forwarded-Proto: https\r\n"
-                     "Forwarded: for=%s%s%s;proto=https\r\n",
-                     peer, v6 ? "\"[" : "", peer, v6 ? "]\"" : "");
-    hb_add(&b, line, (size_t)n);
-    u->req_chunked = false;
-    if (r->has_body) {
-        if (r->content_length >= 0) {
-            n = snprintf(line, sizeof line, "Content-Length: %lld\r\n",
-                         (long long)r->content_length);
-            hb_add(&b, line, (size_t)n);
-        } else {
-            u->req_chunked = true;
-            hb_str(&b, "Transfer-Encoding: chunked\r\n");
-        }
-    }
-    hb_str(&b, "Connection: keep-alive\r\n\r\n");
     u->state = UP_HEAD;
     u->head_sent = true;
     u->body_end_sent = !r->has_body;
-    gw_sock_write(&u->sock, b.p, b.len);
-    free(b.p);
+    gw_sock_write(&u->sock, head, len);
+    free(head);
     arm(u, u->w->srv->opt->header_timeout_ms);
     gw_sock_read_start(&u->sock);
     write_body(u);

@@ -487,32 +487,12 @@ static void on_session(struct gw_req *r, int result)
 /* Finds the session token: our cookie, or Authorization: Bearer. */
 static void find_token(struct gw_req *r)
 {
-    static const char ck[] = GW_SESSION_COOKIE "=";
-    const size_t cl = sizeof ck - 1;
-    for (size_t i = 0; i < r->hdrs.n; i++) {
-        const struct gw_hdr *h = &r->hdrs.v[i];
-        if (h->nlen == 6 && strncasecmp(h->name, "cookie", 6) == 0) {
-            const char *p = h->value, *end = h->value + h->vlen;
-            while (p < end) {
-                while (p < end && (*p == ' ' || *p == ';'))
-                    p++;
-                const char *e = memchr(p, ';', (size_t)(end - p));
-                if (!e)
-                    e = end;
-                if ((size_t)(e - p) > cl && memcmp(p, ck, cl) == 0) {
-                    r->token = p + cl;
-                    r->token_len = (size_t)(e - p) - cl;
-                    r->token_from_cookie = true;
-                    return;
-                }
-                p = e;
-            }
-        } else if (h->nlen == 13 && strncasecmp(h->name, "authorization", 13) == 0 && h->vlen > 7 &&
-                   strncasecmp(h->value, "Bearer ", 7) == 0) {
-            r->token = h->value + 7;
-            r->token_len = h->vlen - 7;
-        }
-    }
+    struct gw_token t;
+    if (!gw_hdr_find_token(&r->hdrs, &t))
+        return;
+    r->token = t.base;
+    r->token_len = t.len;
+    r->token_from_cookie = t.from_cookie;
 }
 
 static void gateway_path(struct gw_req *r)
