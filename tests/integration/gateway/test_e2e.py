@@ -101,5 +101,36 @@ st, body, rc, err, ver = e.curl("wiki.example.com", "/slow?ms=4000", tok)
 c.ok(st == 504 and "did not answer" in body, "origin slow: 504 page (%d)" % st)
 c.ok(time.time() - t0 < 3.5, "504 after the header timeout")
 
+# ---- PROXY protocol v2 (HAProxy in front): the client address comes from the header ----
+import http.client  # noqa: E402
+import struct  # noqa: E402
+
+e.start_gateway(origins + ["--proxy-protocol"], workers=1)
+
+
+def proxied_get(with_header):
+    raw = socket.create_connection(("127.0.0.1", e.port), timeout=10)
+    if with_header:
+        raw.sendall(b"\r\n\r\n\x00\r\nQUIT\n" + bytes([0x21, 0x11]) + struct.pack("!H", 12) +
+                    socket.inet_aton("203.0.113.7") + socket.inet_aton("127.0.0.1") +
+                    struct.pack("!HH", 40000, e.port))
+    ctx = ssl.create_default_context(cafile=e.ca[0])
+    try:
+        s = ctx.wrap_socket(raw, server_hostname="wiki.example.com")
+        s.sendall(("GET /headers HTTP/1.1\r\nHost: wiki.example.com\r\n"
+                   "Cookie: __Host-wl_session=%s\r\nConnection: close\r\n\r\n" % tok).encode())
+        r = http.client.HTTPResponse(s)
+        r.begin()
+        return r.status, r.read().decode()
+    except (ssl.SSLError, OSError) as ex:
+        return 0, str(ex)
+
+
+st, body = proxied_get(True)
+c.ok(st == 200 and json.loads(body).get("x-forwarded-for") == "203.0.113.7",
+     "PROXY v2 source address forwarded (%d %s)" % (st, body[:100]))
+st, body = proxied_get(False)
+c.eq(st, 0, "--proxy-protocol: a connection without the header is refused")
+
 if __name__ == "__main__":
     c.done()
