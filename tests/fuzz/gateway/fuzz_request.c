@@ -55,7 +55,7 @@ static void check_request(const char *buf, size_t size)
                 for (size_t i = 0; i < m2->nheaders; i++) {
                     const struct wl_http1_header *e = &m2->headers[i];
                     if (e->name.len == 13 && strncasecmp(e->name.base, "authorization", 13) == 0 &&
-                        e->value.len >= 6 && strncasecmp(e->value.base, "bearer", 6) == 0)
+                        e->value.len >= 7 && strncasecmp(e->value.base, "bearer ", 7) == 0)
                         abort();
                 }
                 if (m2->chunked != chunked)
