@@ -4,8 +4,8 @@
 # --- front (HTTP server, SigV4, model validation, errors) ---
 wl_unit_test(test_ctl_sigv4 unit/control/test_sigv4.c wl_control)
 wl_unit_test(test_ctl_model_validate unit/control/test_model_validate.c wl_control)
-wl_integration_test(test_ctl_errors integration/control/test_errors.py 300)
-wl_integration_test(test_ctl_redis_locations integration/control/test_redis_locations.py 180)
+wl_integration_test(test_ctl_errors integration/control/test_errors.py 600)
+wl_integration_test(test_ctl_redis_locations integration/control/test_redis_locations.py 300)
 wl_fuzz_target(fuzz_ctl_sigv4_json fuzz/control/fuzz_sigv4_json.c fuzz/control/corpus_sigv4_json
     wl_control)
 
