@@ -479,11 +479,11 @@ static void url_end(struct rnd_rewriter *rw)
     rw->kw_end = 0;
 }
 
-/* Bytes after which a decision may become possible: anything that is not a scheme character. */
+/* Bytes after which a decision may become possible: the end of a scheme or of an authority (a
+ * URL without any is decided when it ends, or at RND_URL_PREFIX_MAX). */
 static int is_trigger(int c)
 {
-    return !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-             c == '+' || c == '-' || c == '.');
+    return c == ':' || c == '/' || c == '\\' || c == '?' || c == '#';
 }
 
 static int srcdoc_changed(const struct rnd_rewriter *rw);
@@ -507,22 +507,36 @@ static void vchunk(struct rnd_rewriter *rw, const char *p, size_t n, uint64_t ra
     }
     rw->cur = p;
     rw->cur_n = 0;
-    size_t run = 0; /* dirty: start of bytes not yet written */
+    /* dirty bytes are written in runs: [run, k) with run_rest saying escaped or URL rest */
+    size_t run = SIZE_MAX;
+    int run_rest = 0;
+#define FLUSH_RUN(end)                                                                             \
+    do {                                                                                           \
+        if (run != SIZE_MAX) {                                                                     \
+            if (run_rest)                                                                          \
+                rest_out(rw, p + run, (end)-run);                                                  \
+            else                                                                                   \
+                esc_out(rw, p + run, (end)-run);                                                   \
+            run = SIZE_MAX;                                                                        \
+        }                                                                                          \
+    } while (0)
     for (size_t k = 0; k < n; k++) {
         if (rw->vk == V_URL && rw->url != U_PENDING && rw->sc == 1) {
             /* one URL per value, already decided: the rest needs no scanning */
+            FLUSH_RUN(k);
             if (rw->dirty) {
                 if (rw->url == U_DECIDED)
                     rest_out(rw, p + k, n - k);
                 else
                     esc_out(rw, p + k, n - k);
             }
-            run = k = n;
             break;
         }
         int c = (unsigned char)p[k];
         rw->cur_n = k;
         int f = scan(rw, c);
+        if (f)
+            FLUSH_RUN(k);
         if (f & SC_END)
             url_end(rw);
         if (f & SC_START) {
@@ -533,6 +547,7 @@ static void vchunk(struct rnd_rewriter *rw, const char *p, size_t n, uint64_t ra
             rw->url_at = rw->dec.len + k;
         }
         if (rw->url == U_PENDING) {
+            FLUSH_RUN(k);
             rw->pfx[rw->pfx_len++] = (char)c;
             rw->cur_n = k + 1;
             if (is_trigger(c) || rw->pfx_len == RND_URL_PREFIX_MAX)
@@ -540,13 +555,17 @@ static void vchunk(struct rnd_rewriter *rw, const char *p, size_t n, uint64_t ra
             if (rw->url == U_PENDING && rw->pfx_len == RND_URL_PREFIX_MAX)
                 decide(rw, 1);
         } else if (rw->dirty) {
-            if (rw->url == U_DECIDED)
-                rest_out(rw, p + k, 1);
-            else
-                esc_out(rw, p + k, 1);
+            int rest = rw->url == U_DECIDED;
+            if (run != SIZE_MAX && run_rest != rest)
+                FLUSH_RUN(k);
+            if (run == SIZE_MAX) {
+                run = k;
+                run_rest = rest;
+            }
         }
     }
-    (void)run;
+    FLUSH_RUN(n);
+#undef FLUSH_RUN
     rw->cur = NULL;
     rw->cur_n = 0;
     rw->last_raw_end = raw_end;
@@ -674,35 +693,59 @@ static void vabort(struct rnd_rewriter *rw)
 
 /* ---- tree-builder model ---- */
 
-static int name_is(const struct rnd_tok_event *ev, const char *s)
+struct name {
+    const char *s;
+    size_t n;
+};
+#define NM(x)                                                                                      \
+    {                                                                                              \
+        x, sizeof(x) - 1                                                                           \
+    }
+
+static int name_is_n(const struct rnd_tok_event *ev, const char *s, size_t n)
 {
-    size_t n = strlen(s);
     return ev->len == n && memcmp(ev->data, s, n) == 0;
 }
 
-static int in_list(const struct rnd_tok_event *ev, const char *const *list)
+#define name_is(ev, lit) name_is_n((ev), (lit), sizeof(lit) - 1)
+
+static int in_list(const struct rnd_tok_event *ev, const struct name *list)
 {
-    for (; *list; list++)
-        if (name_is(ev, *list))
+    for (; list->s; list++)
+        if (ev->len == list->n && memcmp(ev->data, list->s, list->n) == 0)
             return 1;
     return 0;
 }
 
-static const char *const url_attrs[] = {
-    "href",     "src",    "action", "formaction", "poster",     "background",
-    "manifest", "lowsrc", "dynsrc", "codebase",   "xlink:href", NULL,
+static const struct name url_attrs[] = {
+    NM("href"),   NM("src"),        NM("action"),     NM("formaction"),
+    NM("poster"), NM("background"), NM("manifest"),   NM("lowsrc"),
+    NM("dynsrc"), NM("codebase"),   NM("xlink:href"), {NULL, 0},
 };
-static const char *const rawtext_tags[] = {"style",    "xmp",      "iframe", "noembed",
-                                           "noframes", "noscript", NULL};
-static const char *const rcdata_tags[] = {"title", "textarea", NULL};
-static const char *const breakout_tags[] = {
-    "b",      "big",  "blockquote", "body",  "br",   "center", "code",    "dd",   "div",
-    "dl",     "dt",   "em",         "embed", "h1",   "h2",     "h3",      "h4",   "h5",
-    "h6",     "head", "hr",         "i",     "img",  "li",     "listing", "menu", "meta",
-    "nobr",   "ol",   "p",          "pre",   "ruby", "s",      "small",   "span", "strong",
-    "strike", "sub",  "sup",        "table", "tt",   "u",      "ul",      "var",  NULL,
+static const struct name rawtext_tags[] = {
+    NM("style"), NM("xmp"), NM("iframe"), NM("noembed"), NM("noframes"), NM("noscript"), {NULL, 0},
 };
-static const char *const integration_tags[] = {"foreignobject", "desc", "title", NULL};
+static const struct name rcdata_tags[] = {
+    NM("title"),
+    NM("textarea"),
+    {NULL, 0},
+};
+static const struct name breakout_tags[] = {
+    NM("b"),       NM("big"),  NM("blockquote"), NM("body"),  NM("br"),   NM("center"),
+    NM("code"),    NM("dd"),   NM("div"),        NM("dl"),    NM("dt"),   NM("em"),
+    NM("embed"),   NM("h1"),   NM("h2"),         NM("h3"),    NM("h4"),   NM("h5"),
+    NM("h6"),      NM("head"), NM("hr"),         NM("i"),     NM("img"),  NM("li"),
+    NM("listing"), NM("menu"), NM("meta"),       NM("nobr"),  NM("ol"),   NM("p"),
+    NM("pre"),     NM("ruby"), NM("s"),          NM("small"), NM("span"), NM("strong"),
+    NM("strike"),  NM("sub"),  NM("sup"),        NM("table"), NM("tt"),   NM("u"),
+    NM("ul"),      NM("var"),  {NULL, 0},
+};
+static const struct name integration_tags[] = {
+    NM("foreignobject"),
+    NM("desc"),
+    NM("title"),
+    {NULL, 0},
+};
 
 static int top_ns(const struct rnd_rewriter *rw)
 {

@@ -109,7 +109,8 @@ static void make_page(struct buf *b, size_t target, int rewrite, int seed)
         for (int p = 0; p < 12; p++) {
             add(b, "<p>", 3);
             for (int w = 0; w < 60; w++) {
-                add(b, words[rnd() % 15], strlen(words[rnd() % 15]));
+                const char *word = words[rnd() % 15];
+                add(b, word, strlen(word));
                 if (w % 13 == 0)
                     add(b, " &amp; ", 7);
                 else if (w % 17 == 0)
