@@ -43,11 +43,12 @@ enum rnd_tok_state {
 };
 
 enum rnd_tok_event_kind {
-    RND_EV_TEXT,             /* data/len: character data (decoded: refs resolved, CR LF -> LF) */
+    RND_EV_TEXT, /* data/len: character data (decoded: refs resolved, CR LF -> LF); raw: the input
+                  * offset up to which the text events so far stand for the input exactly */
     RND_EV_TAG_START,        /* data/len: lowercased tag name; end_tag; raw: offset of '<' */
     RND_EV_ATTR_NAME,        /* data/len: lowercased attribute name; duplicate; raw: name start */
     RND_EV_ATTR_VALUE_START, /* quote ('"', '\'' or 0); raw: offset of the first value byte */
-    RND_EV_ATTR_VALUE,       /* data/len: decoded chunk of the value */
+    RND_EV_ATTR_VALUE,       /* data/len: decoded chunk of the value; raw: as for TEXT */
     RND_EV_ATTR_VALUE_END,   /* raw: offset just past the last value byte (closing quote there) */
     RND_EV_TAG_END,          /* self_closing; raw: offset just past '>' */
     RND_EV_TAG_ABORT,        /* EOF inside a tag: the tag is dropped (WHATWG eof-in-tag) */
