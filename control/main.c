@@ -18,6 +18,7 @@
 #include "envelope.h"
 #include "log.h"
 #include "model.h"
+#include "network_inventory.h"
 #include "op.h"
 #include "redis_url.h"
 #include "server.h"
@@ -399,8 +400,12 @@ int main(int argc, char **argv)
     cfg.network = NULL;
     if (wl_master_key_load(key_path, &cfg.master_key, err, sizeof err) < 0)
         return die("--key-file: %s", err);
-    if (network && access(network, R_OK) != 0)
-        return die("--network %s: cannot read", network);
+    if (network) {
+        struct wl_net_inventory *inv = NULL;
+        if (wl_net_inventory_load(network, &inv, err, sizeof err) < 0)
+            return die("--network %s", err);
+        cfg.network = inv; /* lives as long as the process */
+    }
 
     struct wl_redis_url url;
     if (wl_redis_url_parse(redis, &url, err, sizeof err) < 0)

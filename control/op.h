@@ -19,14 +19,14 @@
 #include "envelope.h"
 
 struct redisContext;
-struct ctl_network; /* network inventory (issue 6); may be NULL */
+struct wl_net_inventory; /* --network (common/network_inventory.h); may be NULL */
 
 /* Process-wide settings; read-only after start-up, shared by all threads. */
 struct ctl_config {
     char account_id[16]; /* default account id (12 digits) */
     char region[32];
     struct wl_master_key master_key;
-    const struct ctl_network *network;
+    const struct wl_net_inventory *network;
     char gateway_url_base[256];    /* e.g. "https://%s.gateway.example.com" style base for SP ACS */
     int64_t fleet_create_delay_ms; /* CREATING -> ACTIVE (reconciler) */
     int64_t domain_associate_delay_ms; /* ASSOCIATING -> ACTIVE (reconciler) */

@@ -8,19 +8,33 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "network_inventory.h"
 #include "store.h"
 
-/* Hook for the network inventory (issue 6): refuses unknown ids and subnets of another VPC
- * with InvalidRequestException. Without an inventory everything the model allows is accepted. */
+/* The network inventory check (--network): refuses an unknown VPC, unknown ids, subnets or
+ * groups of another VPC and empty lists with InvalidRequestException naming the bad id. Without
+ * an inventory everything the model allows is accepted. Borrows everything. */
 static int network_check(struct ctl_ctx *ctx, const char *vpc, const json_t *subnets,
                          const json_t *sgs)
 {
-    (void)vpc;
-    (void)subnets;
-    (void)sgs;
-    if (ctx->cfg->network == NULL)
+    const struct wl_net_inventory *inv = ctx->cfg->network;
+    if (inv == NULL)
         return 0;
-    return 0; /* the inventory check lands with issue 6 */
+    size_t ns = json_array_size(subnets), ng = json_array_size(sgs);
+    const char **sv = calloc(ns + 1, sizeof *sv), **gv = calloc(ng + 1, sizeof *gv);
+    if (sv == NULL || gv == NULL)
+        abort();
+    for (size_t i = 0; i < ns; i++)
+        sv[i] = json_string_value(json_array_get(subnets, i));
+    for (size_t i = 0; i < ng; i++)
+        gv[i] = json_string_value(json_array_get(sgs, i));
+    char err[300];
+    int rc = wl_net_check(inv, vpc, sv, ns, gv, ng, err, sizeof err);
+    free(sv);
+    free(gv);
+    if (rc < 0)
+        return ctl_error(ctx, "InvalidRequestException", "%s", err);
+    return 0;
 }
 
 static int string_list(struct ctl_ctx *ctx, const json_t *v, const char *member)

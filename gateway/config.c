@@ -10,6 +10,9 @@
  * and content digest, so a reload after a status change costs a few Redis round trips. */
 #include "gw_internal.h"
 
+#include "audit.h"
+#include "egress.h"
+
 #include "log.h"
 
 #include <hiredis/adapters/libuv.h>
@@ -77,6 +80,8 @@ void gw_snapshot_unref(struct gw_snapshot *s)
     X509_STORE_free(s->device_store);
     sk_X509_NAME_pop_free(s->device_names, X509_NAME_free);
     SSL_CTX_free(s->origin_ctx);
+    gw_egress_free(s->egress);
+    free(s->audit_stream);
     free(s);
 }
 
@@ -376,6 +381,14 @@ static struct gw_snapshot *load(struct gw_config *cfg, char *err, size_t errlen)
     snprintf(s->redis_host, sizeof s->redis_host, "%s", cfg->host);
     s->redis_port = cfg->port;
     snprintf(s->redis_path, sizeof s->redis_path, "%s", cfg->path);
+    if (cfg->srv->opt->network_file[0]) /* issue 6: egress policy, re-read on every reload */
+        s->egress =
+            s->fleet_exists
+                ? gw_egress_new(cfg->srv->opt->network_file, hfield(fleet, "vpc_id"),
+                                hfield(fleet, "subnet_ids"), hfield(fleet, "security_group_ids"))
+                : gw_egress_new(NULL, NULL, NULL, NULL);
+    if (s->fleet_exists)
+        s->audit_stream = gw_audit_stream_key(hfield(fleet, "audit_stream_arn"));
 
     if (s->fleet_exists && doms->elements > 0) {
         s->domains = calloc(doms->elements, sizeof *s->domains);
@@ -489,10 +502,8 @@ static int reload(struct gw_config *cfg)
     uint64_t t0 = uv_hrtime();
     struct gw_snapshot *s = load(cfg, err, sizeof err);
     WL_DEBUG(NULL, "reload took %.2f ms (%s)", (double)(uv_hrtime() - t0) / 1e6, s ? "ok" : err);
-    if (!s) {
-        uv_timer_start(&cfg->retry, NULL, 0, 0); /* placeholder, re-armed below */
-        return -1;
-    }
+    if (!s)
+        return -1; /* the caller arms the retry timer */
     mark_up(cfg);
     bool changed = s->version != cfg->version;
     cfg->version = s->version;

@@ -53,6 +53,9 @@ struct gw_options {
     uint64_t max_body;                /* request body limit (bytes) */
     bool access_log;
     int log_level;
+    char network_file[1024]; /* --network: inventory (egress policy); "" = egress unrestricted */
+    int64_t audit_maxlen;    /* XADD MAXLEN ~ of the audit stream */
+    int audit_queue;         /* audit events held per worker while Redis is slow or down */
 };
 
 /* Fills defaults, then parses argv. Returns 0; 1 when --help was printed; -1 with a one-line

@@ -97,6 +97,11 @@ struct gw_metrics {
     gw_counter session_lookups;
     gw_counter session_cache_hits;
     gw_counter redis_errors;
+    gw_counter audit_written; /* audit events acknowledged by Redis */
+    gw_counter audit_dropped; /* audit events lost (queue full, refused by Redis) */
+    gw_counter audit_errors;  /* failed audit writes (retried) */
+    gw_counter audit_queued;  /* gauge: audit events waiting */
+    gw_counter egress_denied; /* origin addresses refused by the egress policy */
 };
 extern const double gw_lat_bounds[GW_LAT_BUCKETS];
 
@@ -109,6 +114,8 @@ struct gw_cache_entry {
     bool valid;
     int64_t until_ms; /* wall clock */
     uint64_t gen;
+    char user[128]; /* valid sessions: the session's username and device (audit) */
+    char device[64];
 };
 
 struct gw_list {
@@ -141,6 +148,7 @@ struct gw_worker {
     _Alignas(
         16) char rbuf[65536]; /* socket reads land here (consumed before the callback returns) */
     _Alignas(16) char sbuf[65536]; /* scratch for framing output */
+    struct gw_audit *audit;        /* audit.c; created on the first event */
     struct gw_metrics m;
 };
 
@@ -332,8 +340,11 @@ struct gw_req {
     size_t token_len;
     bool token_from_cookie;
     bool authorized;
-    bool authp_checked;     /* identity: authorization-provider domain lookup done */
-    struct gw_ident *ident; /* identity: sign-in operation in flight (identity.h) */
+    bool authp_checked;       /* identity: authorization-provider domain lookup done */
+    struct gw_ident *ident;   /* identity: sign-in operation in flight (identity.h) */
+    const char *user;         /* session's username (arena), NULL when none (audit) */
+    const char *device_id;    /* session's device id (arena), NULL when none (audit) */
+    const char *egress_error; /* static: why the egress policy refused the origin (audit) */
     /* body from the device waiting for the origin */
     struct gw_bufq in;
     uint64_t unconsumed; /* h2: DATA bytes not yet acknowledged with WINDOW_UPDATE */
@@ -452,6 +463,9 @@ void gw_pool_expire(struct gw_worker *w, bool all);
 
 /* The single place where the connect decision is made (egress policy, issue 6): 0 allows. */
 int gw_egress_check(struct gw_worker *w, const char *host, const struct sockaddr *addr);
+/* The same with the reason of a refusal (*why, borrowed from the snapshot's policy: copy it). */
+int gw_egress_verdict(struct gw_worker *w, const char *host, const struct sockaddr *addr,
+                      const char **why);
 
 /* ---- sessions (session.c) ---- */
 typedef void (*gw_session_cb)(struct gw_req *r, int result); /* 1 valid, 0 invalid, -1 error */

@@ -2,6 +2,7 @@
 #include "gw.h"
 
 #include "log.h"
+#include "network_inventory.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,12 @@ void gw_usage(void)
         "  --max-body BYTES             request body limit (default 1073741824)\n"
         "  --no-access-log              no per-request JSON line (benchmarks)\n"
         "  --log-level LEVEL            debug|info|warn|error (default info)\n"
+        "  --network FILE               company network inventory (deploy/network.md): origins\n"
+        "                               only through the fleet's subnets and security groups;\n"
+        "                               re-read on every reload (SIGHUP, change feed)\n"
+        "  --audit-maxlen N             audit stream trimming, XADD MAXLEN ~ N (default 1000000)\n"
+        "  --audit-queue N              audit events held per worker while Redis is down\n"
+        "                               (default 10000; beyond it events are dropped and counted)\n"
         "  --help\n");
 }
 
@@ -89,6 +96,8 @@ int gw_options_parse(int argc, char **argv, struct gw_options *o, char *err, siz
     o->max_body = 1ULL << 30;
     o->access_log = true;
     o->log_level = WL_LOG_INFO;
+    o->audit_maxlen = 1000000;
+    o->audit_queue = 10000;
     bool have_listen = false, have_admin = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -204,6 +213,23 @@ int gw_options_parse(int argc, char **argv, struct gw_options *o, char *err, siz
             o->max_streams = (int)n;
         } else if (strcmp(a, "--max-body") == 0 && num(v, 0, INT64_MAX, &n) == 0) {
             o->max_body = (uint64_t)n;
+        } else if (strcmp(a, "--network") == 0) {
+            if (!*v || strlen(v) >= sizeof o->network_file || access(v, R_OK) != 0) {
+                snprintf(err, errlen, "--network %s: cannot read", v);
+                return -1;
+            }
+            struct wl_net_inventory *inv = NULL;
+            char ierr[400];
+            if (wl_net_inventory_load(v, &inv, ierr, sizeof ierr) < 0) {
+                snprintf(err, errlen, "--network %s", ierr);
+                return -1;
+            }
+            wl_net_inventory_free(inv);
+            snprintf(o->network_file, sizeof o->network_file, "%s", v);
+        } else if (strcmp(a, "--audit-maxlen") == 0 && num(v, 1, INT64_MAX, &n) == 0) {
+            o->audit_maxlen = n;
+        } else if (strcmp(a, "--audit-queue") == 0 && num(v, 1, 10000000, &n) == 0) {
+            o->audit_queue = (int)n;
         } else if (strcmp(a, "--log-level") == 0) {
             enum wl_log_level lv;
             if (wl_log_level_parse(v, &lv) < 0) {

@@ -5,6 +5,7 @@
  * (origin reads pause while the device side is above its high-water mark). Worker thread only. */
 #include "gw_internal.h"
 
+#include "egress.h"
 #include "log.h"
 
 #include <arpa/inet.h>
@@ -43,6 +44,10 @@ struct gw_up {
     bool keepalive;
     bool no_body;
     struct wl_http1_chunked ch;
+    /* egress (issue 6): the checked destination and the subnets tried for it */
+    struct sockaddr_storage dst;
+    uint64_t tried;
+    int subnet;
 };
 
 static void up_close(struct gw_up *u);
@@ -51,11 +56,28 @@ static void up_fail(struct gw_up *u, int status, const char *title, const char *
 
 int gw_egress_check(struct gw_worker *w, const char *host, const struct sockaddr *addr)
 {
-    /* Issue 6 puts the company-network egress rules here. Until then every address is allowed. */
-    (void)w;
-    (void)host;
-    (void)addr;
-    return 0;
+    const char *why;
+    return gw_egress_verdict(w, host, addr, &why);
+}
+
+int gw_egress_verdict(struct gw_worker *w, const char *host, const struct sockaddr *addr,
+                      const char **why)
+{
+    const struct gw_egress *eg = w->snap ? w->snap->egress : NULL;
+    *why = NULL;
+    if (!w->srv->opt->network_file[0])
+        return 0; /* no --network: egress unrestricted (documented in deploy/network.md) */
+    if (!eg) {
+        *why = "The company network configuration is not loaded yet.";
+        return -1;
+    }
+    if (gw_egress_allow(eg, addr, why) == 0)
+        return 0;
+    char a[80];
+    gw_egress_addr_text(addr, a, sizeof a);
+    GW_INC(w->m.egress_denied);
+    WL_WARN(NULL, "egress refused: %s -> %s: %s", host, a, *why);
+    return -1;
 }
 
 size_t gw_up_wq(struct gw_up *u)
@@ -437,12 +459,46 @@ static void up_on_handshake(struct gw_sock *s, int status)
     up_send_head(u);
 }
 
+static void connect_dst(struct gw_up *u);
+static struct gw_up *up_new(struct gw_worker *w, const char *key, const char *host, int port,
+                            bool tls);
+
+/* A connect from one subnet failed: move to another subnet of the fleet (a new socket), unless
+ * every subnet was tried. Returns true when the request went on elsewhere. */
+static bool failover(struct gw_up *old, int status)
+{
+    struct gw_egress *eg = old->w->snap ? old->w->snap->egress : NULL;
+    if (!old->w->srv->opt->network_file[0] || !eg || !old->req)
+        return false;
+    if (status != UV_ECONNREFUSED && status != UV_ECONNRESET)
+        gw_egress_source_failed(eg, old->subnet);
+    int n = gw_egress_nsubnets(eg);
+    uint64_t all = n >= 64 ? ~0ULL : (1ULL << n) - 1;
+    if (n <= 0 || (old->tried & all) == all)
+        return false;
+    WL_WARN(NULL, "egress: connect from subnet %s failed (%s): trying another subnet",
+            gw_egress_subnet_id(eg, old->subnet), uv_strerror(status));
+    struct gw_req *r = old->req;
+    struct gw_up *u = up_new(old->w, old->key, old->host, old->port, old->tls);
+    u->dst = old->dst;
+    u->tried = old->tried;
+    old->req = NULL;
+    up_close(old);
+    u->req = r;
+    r->up = u;
+    arm(u, u->w->srv->opt->connect_timeout_ms);
+    connect_dst(u);
+    return true;
+}
+
 static void connect_cb(uv_connect_t *cr, int status)
 {
     struct gw_up *u = cr->data;
     if (status == UV_ECANCELED || u->state == UP_DEAD)
         return;
     if (status < 0) {
+        if (failover(u, status))
+            return;
         char text[200];
         snprintf(text, sizeof text, "The website cannot be reached (%s).", uv_strerror(status));
         up_fail(u, 502, "Bad gateway", text);
@@ -475,11 +531,37 @@ static void connect_cb(uv_connect_t *cr, int status)
     gw_sock_connect_tls(&u->sock);
 }
 
-static void connect_addr(struct gw_up *u, const struct sockaddr *sa)
+/* Binds the socket to the source address of one of the fleet's subnets (rotation; subnets that
+ * fail are skipped), then connects to u->dst. Without --network nothing is bound. */
+static void connect_dst(struct gw_up *u)
 {
-    if (gw_egress_check(u->w, u->host, sa) != 0) {
-        up_fail(u, 502, "Bad gateway", "The company network does not allow this website.");
-        return;
+    struct gw_egress *eg = u->w->snap ? u->w->snap->egress : NULL;
+    const struct sockaddr *sa = (const struct sockaddr *)&u->dst;
+    if (u->w->srv->opt->network_file[0]) {
+        struct sockaddr_storage src;
+        int idx, rc = -1;
+        while (eg && gw_egress_source(eg, sa->sa_family, u->tried, &src, &idx) == 0) {
+            u->tried |= 1ULL << idx;
+            u->subnet = idx;
+            rc = uv_tcp_bind(&u->sock.tcp, (const struct sockaddr *)&src, 0);
+            if (rc == 0)
+                break;
+            char a[80];
+            gw_egress_addr_text((const struct sockaddr *)&src, a, sizeof a);
+            WL_WARN(NULL, "egress: subnet %s: cannot bind source %s (%s): trying another",
+                    gw_egress_subnet_id(eg, idx), a, uv_strerror(rc));
+            gw_egress_source_failed(eg, idx);
+        }
+        if (rc != 0) {
+            if (u->req)
+                u->req->egress_error = "no usable subnet";
+            up_fail(u, 502, "Bad gateway",
+                    u->tried ? "No subnet of the company network can reach the website (every "
+                               "source address failed)."
+                             : "No subnet of the company network has a source address of this "
+                               "website's address family.");
+            return;
+        }
     }
     u->state = UP_CONNECTING;
     u->creq.data = u;
@@ -489,6 +571,24 @@ static void connect_addr(struct gw_up *u, const struct sockaddr *sa)
         snprintf(text, sizeof text, "The website cannot be reached (%s).", uv_strerror(rc));
         up_fail(u, 502, "Bad gateway", text);
     }
+}
+
+static void connect_addr(struct gw_up *u, const struct sockaddr *sa)
+{
+    struct sockaddr_storage ss;
+    const char *why;
+    memset(&ss, 0, sizeof ss);
+    memcpy(&ss, sa,
+           sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+    gw_egress_normalise(&ss); /* ::ffff:a.b.c.d is judged and dialled as a.b.c.d */
+    if (gw_egress_verdict(u->w, u->host, (const struct sockaddr *)&ss, &why) != 0) {
+        if (u->req)
+            u->req->egress_error = gw_arena_strndup(&u->req->arena, why, strlen(why));
+        up_fail(u, 502, "Blocked by the company network", why);
+        return;
+    }
+    u->dst = ss;
+    connect_dst(u);
 }
 
 static void gai_cb(uv_getaddrinfo_t *g, int status, struct addrinfo *res)
@@ -505,8 +605,26 @@ static void gai_cb(uv_getaddrinfo_t *g, int status, struct addrinfo *res)
         up_fail(u, 502, "Bad gateway", "The website's name does not resolve.");
         return;
     }
+    /* the first answer the egress policy allows; none: the first one's refusal is shown */
+    struct addrinfo *pick = res;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        struct sockaddr_storage t;
+        const char *why;
+        if (ai->ai_addrlen > sizeof t)
+            continue;
+        memset(&t, 0, sizeof t);
+        memcpy(&t, ai->ai_addr, ai->ai_addrlen);
+        gw_egress_normalise(&t);
+        const struct gw_egress *eg = u->w->snap ? u->w->snap->egress : NULL;
+        if (!u->w->srv->opt->network_file[0] ||
+            (eg && gw_egress_allow(eg, (const struct sockaddr *)&t, &why) == 0)) {
+            pick = ai;
+            break;
+        }
+    }
     struct sockaddr_storage ss;
-    memcpy(&ss, res->ai_addr, res->ai_addrlen);
+    memset(&ss, 0, sizeof ss);
+    memcpy(&ss, pick->ai_addr, pick->ai_addrlen <= sizeof ss ? pick->ai_addrlen : sizeof ss);
     uv_freeaddrinfo(res);
     connect_addr(u, (struct sockaddr *)&ss);
 }

@@ -3,6 +3,8 @@
  * Worker thread only. Request-scoped strings live in the request's arena, freed in one go. */
 #include "gw_internal.h"
 
+#include "audit.h"
+
 #include "identity.h"
 #include "log.h"
 
@@ -138,6 +140,7 @@ void gw_req_log(struct gw_req *r)
         b++;
     GW_INC(w->m.lat_bucket[b]);
     GW_ADD(w->m.bytes_out, r->bytes_out);
+    gw_audit_req(r); /* issue 6: one audit event per device request */
     if (!w->srv->opt->access_log)
         return;
     char path[1024], auth[600], meth[64];

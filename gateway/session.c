@@ -59,6 +59,13 @@ static struct gw_cache_entry *slot(struct gw_worker *w, const char *sid)
     return &w->cache[h % GW_CACHE_SLOTS];
 }
 
+/* Who the request is (audit): copies the entry's user and device into the request's arena. */
+static void session_ident(struct gw_req *r, const struct gw_cache_entry *e)
+{
+    r->user = e->user[0] ? gw_arena_strndup(&r->arena, e->user, strlen(e->user)) : NULL;
+    r->device_id = e->device[0] ? gw_arena_strndup(&r->arena, e->device, strlen(e->device)) : NULL;
+}
+
 static void lookup_cb(redisAsyncContext *ac, void *reply, void *priv)
 {
     (void)ac;
@@ -83,15 +90,24 @@ static void lookup_cb(redisAsyncContext *ac, void *reply, void *priv)
     } else {
         GW_INC(w->m.redis_errors);
     }
+    struct gw_cache_entry *e = NULL;
     if (result >= 0) {
-        struct gw_cache_entry *e = slot(w, lk->sid);
+        e = slot(w, lk->sid);
         memcpy(e->sid, lk->sid, 64);
         e->used = true;
         e->valid = result == 1;
         e->until_ms = until;
         e->gen = lk->gen;
+        e->user[0] = e->device[0] = '\0';
+        if (result == 1 && r->elements >= 3 && r->element[1]->type == REDIS_REPLY_STRING &&
+            r->element[2]->type == REDIS_REPLY_STRING) {
+            snprintf(e->user, sizeof e->user, "%s", r->element[1]->str);
+            snprintf(e->device, sizeof e->device, "%s", r->element[2]->str);
+        }
     }
     struct gw_req *req = lk->req;
+    if (req && e && e->valid)
+        session_ident(req, e);
     gw_session_cb cb = lk->cb;
     if (req)
         req->lookup = NULL;
@@ -110,6 +126,8 @@ void gw_session_check(struct gw_req *r, gw_session_cb cb)
     int64_t now = gw_wall_ms();
     if (e->used && e->gen == gen && now < e->until_ms && memcmp(e->sid, sid, 64) == 0) {
         GW_INC(w->m.session_cache_hits);
+        if (e->valid)
+            session_ident(r, e);
         cb(r, e->valid ? 1 : 0);
         return;
     }

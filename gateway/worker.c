@@ -3,6 +3,8 @@
  * /readyz, /metrics). */
 #include "gw_internal.h"
 
+#include "audit.h"
+
 #include "log.h"
 
 #include <errno.h>
@@ -115,6 +117,7 @@ static void worker_finish(struct gw_worker *w)
 {
     gw_pool_expire(w, true);
     gw_worker_redis_dispose(w);
+    gw_audit_dispose(w);
     uv_close((uv_handle_t *)&w->tick, NULL);
     uv_close((uv_handle_t *)&w->wake, NULL);
     uv_close((uv_handle_t *)&w->flush_check, NULL);
@@ -276,6 +279,15 @@ int gw_admin_render_metrics(struct gw_server *srv, char *buf, size_t cap)
          offsetof(struct gw_metrics, session_cache_hits)},
         {"worklink_gateway_redis_errors_total", "counter",
          offsetof(struct gw_metrics, redis_errors)},
+        {"worklink_gateway_audit_events_total", "counter",
+         offsetof(struct gw_metrics, audit_written)},
+        {"worklink_gateway_audit_dropped_total", "counter",
+         offsetof(struct gw_metrics, audit_dropped)},
+        {"worklink_gateway_audit_errors_total", "counter",
+         offsetof(struct gw_metrics, audit_errors)},
+        {"worklink_gateway_audit_queued", "gauge", offsetof(struct gw_metrics, audit_queued)},
+        {"worklink_gateway_egress_denied_total", "counter",
+         offsetof(struct gw_metrics, egress_denied)},
     };
     for (size_t k = 0; k < sizeof totals / sizeof totals[0]; k++) {
         uint64_t s = 0;
