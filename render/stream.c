@@ -339,7 +339,9 @@ ssize_t rnd_stream_feed(struct rnd_stream *s, const void *p, size_t n)
     }
     /* flush so that the device sees the page as it streams: gzip after every call (5 bytes),
      * brotli (whose flushes cost more) once 32 KiB are pending */
-    if (s->sync_pending && s->cfg.mode != RND_BODY_PASS &&
+    /* (only when all input was taken: when backpressure stopped us, the queue already has data
+     * for the device and the encoder's buffer will be flushed by a later call) */
+    if (taken == n && s->sync_pending && s->cfg.mode != RND_BODY_PASS &&
         (s->cfg.out_coding == RND_CODING_GZIP ||
          (s->cfg.out_coding == RND_CODING_BR && s->unflushed >= 32 * 1024))) {
         enc_write(s, NULL, 0, 1);
