@@ -20,3 +20,4 @@ wl_fuzz_target(fuzz_html_rewriter fuzz/render/fuzz_html_rewriter.c
                fuzz/render/corpus_html_rewriter wl_render)
 wl_fuzz_target(fuzz_cookie_jar fuzz/render/fuzz_cookie_jar.c fuzz/render/corpus_cookie_jar
                wl_render)
+wl_unit_test(test_render_html_tokenizer unit/render/test_html_tokenizer.c wl_render)
