@@ -2,11 +2,12 @@
  *
  * The IdP metadata is parsed with libxml2 just enough to refuse what is not SAML IdP metadata
  * (not well-formed XML, a DTD, no md:IDPSSODescriptor); full SAML handling is the gateway's.
- * The fleet's service-provider side is generated here: a per-fleet EC P-256 signing key and
- * self-signed certificate (OpenSSL; the key envelope-sealed with aad "F/sp") and the SP metadata
- * (libxml2): EntityDescriptor entityID = <gateway base>/saml/metadata, SPSSODescriptor with a
- * signing KeyDescriptor and the HTTP-POST AssertionConsumerService <gateway base>/saml/acs. The
- * gateway base is cfg->gateway_url_base with "%s" replaced by the fleet name. */
+ * The fleet's service-provider side is generated here with wl_saml (gateway/saml): a per-fleet
+ * RSA-2048 signing key and self-signed certificate (RSA-SHA256 redirect signatures are what every
+ * IdP verifies; the key envelope-sealed with aad "F/sp") and the SP metadata: EntityDescriptor
+ * entityID = <gateway base>/saml/metadata, SPSSODescriptor with a signing KeyDescriptor and the
+ * HTTP-POST AssertionConsumerService <gateway base>/saml/acs. The gateway base is
+ * cfg->gateway_url_base with "%s" replaced by the fleet name. */
 #include "ops.h"
 
 #include <libxml/parser.h>
@@ -22,10 +23,10 @@
 #include <string.h>
 
 #include "envelope.h"
+#include "saml.h"
 #include "store.h"
 
 #define MD_NS "urn:oasis:names:tc:SAML:2.0:metadata"
-#define DS_NS "http://www.w3.org/2000/09/xmldsig#"
 #define DEFAULT_BASE "https://%s.gateway.worklink.local"
 #define SP_CERT_DAYS 3650
 
@@ -87,126 +88,17 @@ static char *gateway_base(const struct ctl_ctx *ctx, const char *fleet)
     return s;
 }
 
-static char *bio_string(BIO *b)
-{
-    char *data = NULL;
-    long len = BIO_get_mem_data(b, &data);
-    return len > 0 ? strndup(data, (size_t)len) : NULL;
-}
-
-/* A new self-signed SP certificate and key (PEM strings). Returns 0 or -1. */
-static int sp_generate(const char *fleet, char **cert_pem, char **key_pem)
-{
-    EVP_PKEY *pk = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-    X509 *x = X509_new();
-    BIO *cb = BIO_new(BIO_s_mem()), *kb = BIO_new(BIO_s_mem());
-    BIGNUM *serial = BN_new();
-    char cn[96];
-    int rc = -1;
-    if (pk == NULL || x == NULL || cb == NULL || kb == NULL || serial == NULL)
-        goto out;
-    snprintf(cn, sizeof cn, "worklink-sp-%s", fleet);
-    X509_NAME *name = X509_get_subject_name(x);
-    if (X509_set_version(x, 2) != 1 ||
-        BN_rand(serial, 127, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) != 1 ||
-        BN_to_ASN1_INTEGER(serial, X509_get_serialNumber(x)) == NULL ||
-        X509_gmtime_adj(X509_getm_notBefore(x), -3600) == NULL ||
-        X509_time_adj_ex(X509_getm_notAfter(x), SP_CERT_DAYS, 0, NULL) == NULL ||
-        X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1,
-                                   0) != 1 ||
-        X509_set_issuer_name(x, name) != 1 || X509_set_pubkey(x, pk) != 1 ||
-        X509_sign(x, pk, EVP_sha256()) <= 0 || PEM_write_bio_X509(cb, x) != 1 ||
-        PEM_write_bio_PrivateKey(kb, pk, NULL, NULL, 0, NULL, NULL) != 1)
-        goto out;
-    *cert_pem = bio_string(cb);
-    *key_pem = bio_string(kb);
-    if (*cert_pem == NULL || *key_pem == NULL) {
-        free(*cert_pem);
-        free(*key_pem);
-        goto out;
-    }
-    rc = 0;
-out:
-    BN_free(serial);
-    BIO_free(cb);
-    BIO_free(kb);
-    X509_free(x);
-    EVP_PKEY_free(pk);
-    return rc;
-}
-
-/* The base64 DER body of a PEM certificate (the text between the armour lines, no newlines).
- * New string or NULL. */
-static char *pem_body(const char *pem)
-{
-    const char *b = strstr(pem, "-----BEGIN CERTIFICATE-----");
-    const char *e = strstr(pem, "-----END CERTIFICATE-----");
-    if (b == NULL || e == NULL || e < b)
-        return NULL;
-    b += strlen("-----BEGIN CERTIFICATE-----");
-    char *out = malloc((size_t)(e - b) + 1), *o = out;
-    if (out == NULL)
-        abort();
-    for (; b < e; b++)
-        if (*b != '\n' && *b != '\r')
-            *o++ = *b;
-    *o = '\0';
-    return out;
-}
-
-/* SP metadata XML (new string). */
-static char *sp_metadata(const char *entity_id, const char *acs, const char *cert_pem)
-{
-    char *body = pem_body(cert_pem);
-    xmlChar *mem = NULL;
-    int len = 0;
-    char *s = NULL;
-    if (body == NULL)
-        return NULL;
-    xmlDoc *doc = xmlNewDoc((const xmlChar *)"1.0");
-    xmlNode *ed = xmlNewNode(NULL, (const xmlChar *)"EntityDescriptor");
-    xmlNs *md = xmlNewNs(ed, (const xmlChar *)MD_NS, (const xmlChar *)"md");
-    xmlSetNs(ed, md);
-    xmlDocSetRootElement(doc, ed);
-    xmlNewProp(ed, (const xmlChar *)"entityID", (const xmlChar *)entity_id);
-    xmlNode *sp = xmlNewChild(ed, md, (const xmlChar *)"SPSSODescriptor", NULL);
-    xmlNewProp(sp, (const xmlChar *)"AuthnRequestsSigned", (const xmlChar *)"true");
-    xmlNewProp(sp, (const xmlChar *)"WantAssertionsSigned", (const xmlChar *)"true");
-    xmlNewProp(sp, (const xmlChar *)"protocolSupportEnumeration",
-               (const xmlChar *)"urn:oasis:names:tc:SAML:2.0:protocol");
-    xmlNode *kd = xmlNewChild(sp, md, (const xmlChar *)"KeyDescriptor", NULL);
-    xmlNewProp(kd, (const xmlChar *)"use", (const xmlChar *)"signing");
-    xmlNode *ki = xmlNewChild(kd, NULL, (const xmlChar *)"KeyInfo", NULL);
-    xmlNs *ds = xmlNewNs(ki, (const xmlChar *)DS_NS, (const xmlChar *)"ds");
-    xmlSetNs(ki, ds);
-    xmlNode *xd = xmlNewChild(ki, ds, (const xmlChar *)"X509Data", NULL);
-    xmlNewTextChild(xd, ds, (const xmlChar *)"X509Certificate", (const xmlChar *)body);
-    xmlNewTextChild(sp, md, (const xmlChar *)"NameIDFormat",
-                    (const xmlChar *)"urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified");
-    xmlNode *acsn = xmlNewChild(sp, md, (const xmlChar *)"AssertionConsumerService", NULL);
-    xmlNewProp(acsn, (const xmlChar *)"Binding",
-               (const xmlChar *)"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST");
-    xmlNewProp(acsn, (const xmlChar *)"Location", (const xmlChar *)acs);
-    xmlNewProp(acsn, (const xmlChar *)"index", (const xmlChar *)"0");
-    xmlNewProp(acsn, (const xmlChar *)"isDefault", (const xmlChar *)"true");
-    xmlDocDumpFormatMemoryEnc(doc, &mem, &len, "UTF-8", 1);
-    if (mem != NULL)
-        s = strndup((const char *)mem, (size_t)len);
-    xmlFree(mem);
-    xmlFreeDoc(doc);
-    free(body);
-    return s;
-}
-
 int ctl_op_update_idp(struct ctl_ctx *ctx, json_t *in, json_t **out)
 {
     struct ctl_fleet f;
     const char *type = ctl_in_str(in, "IdentityProviderType");
     const char *idp = ctl_in_str(in, "IdentityProviderSamlMetadata");
     char *base = NULL, *entity = NULL, *acs = NULL, *md = NULL;
-    char *cert = NULL, *key = NULL, *sealed = NULL, aad[80];
+    char *cert = NULL, *key = NULL, *sealed = NULL, aad[80], detail[WL_SAML_DETAIL_MAX];
     int rc = -1;
     pthread_once(&xml_once, xml_init);
+    if (wl_saml_global_init() != 0)
+        return ctl_error(ctx, "InternalServerErrorException", "SAML library initialisation failed");
     if (type == NULL || strcmp(type, "SAML") != 0)
         return ctl_error(ctx, "InvalidRequestException", "IdentityProviderType must be SAML");
     if (idp != NULL && idp_metadata_check(ctx, idp) < 0)
@@ -221,7 +113,9 @@ int ctl_op_update_idp(struct ctl_ctx *ctx, json_t *in, json_t **out)
         if (cert == NULL || sealed == NULL)
             abort();
     } else {
-        if (sp_generate(f.name, &cert, &key) < 0) {
+        char cn[96];
+        snprintf(cn, sizeof cn, "worklink-sp-%s", f.name);
+        if (wl_saml_sp_credentials_new(cn, SP_CERT_DAYS, &key, &cert, detail, sizeof detail) != 0) {
             ctl_error(ctx, "InternalServerErrorException", "cannot generate the SP certificate");
             goto out;
         }
@@ -234,7 +128,7 @@ int ctl_op_update_idp(struct ctl_ctx *ctx, json_t *in, json_t **out)
     base = gateway_base(ctx, f.name);
     if (asprintf(&entity, "%s/saml/metadata", base) < 0 || asprintf(&acs, "%s/saml/acs", base) < 0)
         abort();
-    md = sp_metadata(entity, acs, cert);
+    md = wl_saml_sp_metadata(entity, acs, cert, detail, sizeof detail);
     if (md == NULL) {
         ctl_error(ctx, "InternalServerErrorException", "cannot write the SP metadata");
         goto out;
