@@ -12,6 +12,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #define C_EOF (-1)
 
@@ -1543,36 +1546,78 @@ void rnd_tok_set_foreign(struct rnd_tok *t, int foreign)
     t->foreign = foreign ? 1 : 0;
 }
 
-/* The lookup table of bytes that end a fast run in state s, or NULL when s has no fast path. */
-static const uint8_t *fast_table(uint8_t s)
+/* Bytes that end a fast run in a state: the lookup table, and the same set as (at most) four
+ * bytes for the SSE2 scan (nset 0: table only). */
+struct fast {
+    const uint8_t *tab;
+    char set[4];
+    int nset;
+};
+
+static const struct fast f_data = {sp_data, {0, '\r', '<', '&'}, 4};
+static const struct fast f_raw = {sp_raw, {0, '\r', '<', '<'}, 4};
+static const struct fast f_plain = {sp_plain, {0, '\r', 0, 0}, 4};
+static const struct fast f_dq = {sp_dq, {0, '\r', '"', '&'}, 4};
+static const struct fast f_sq = {sp_sq, {0, '\r', '\'', '&'}, 4};
+static const struct fast f_uq = {sp_uq, {0}, 0};
+static const struct fast f_comment = {sp_comment, {0, '\r', '<', '-'}, 4};
+static const struct fast f_bogus = {sp_bogus, {0, '\r', '>', '>'}, 4};
+static const struct fast f_esc = {sp_esc, {0, '\r', '<', '-'}, 4};
+static const struct fast f_cdata = {sp_cdata, {0, '\r', ']', ']'}, 4};
+
+/* The fast-run description of state s, or NULL when s has no fast path. */
+static const struct fast *fast_table(uint8_t s)
 {
     switch ((enum st)s) {
     case S_DATA:
     case S_RCDATA:
-        return sp_data;
+        return &f_data;
     case S_RAWTEXT:
     case S_SCRIPT:
-        return sp_raw;
+        return &f_raw;
     case S_PLAINTEXT:
-        return sp_plain;
+        return &f_plain;
     case S_ATTR_VALUE_DQ:
-        return sp_dq;
+        return &f_dq;
     case S_ATTR_VALUE_SQ:
-        return sp_sq;
+        return &f_sq;
     case S_ATTR_VALUE_UQ:
-        return sp_uq;
+        return &f_uq;
     case S_COMMENT:
-        return sp_comment;
+        return &f_comment;
     case S_BOGUS_COMMENT:
-        return sp_bogus;
+        return &f_bogus;
     case S_SCRIPT_ESC:
     case S_SCRIPT_DESC:
-        return sp_esc;
+        return &f_esc;
     case S_CDATA:
-        return sp_cdata;
+        return &f_cdata;
     default:
         return NULL;
     }
+}
+
+/* Index of the first byte of p[i..n) in the set, or n. */
+static size_t scan_run(const struct fast *f, const unsigned char *p, size_t i, size_t n)
+{
+#if defined(__SSE2__)
+    if (f->nset) {
+        __m128i a = _mm_set1_epi8(f->set[0]), b = _mm_set1_epi8(f->set[1]);
+        __m128i c = _mm_set1_epi8(f->set[2]), d = _mm_set1_epi8(f->set[3]);
+        while (i + 16 <= n) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+            __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, a), _mm_cmpeq_epi8(v, b)),
+                                     _mm_or_si128(_mm_cmpeq_epi8(v, c), _mm_cmpeq_epi8(v, d)));
+            unsigned mask = (unsigned)_mm_movemask_epi8(m);
+            if (mask)
+                return i + (size_t)__builtin_ctz(mask);
+            i += 16;
+        }
+    }
+#endif
+    while (i < n && !f->tab[p[i]])
+        i++;
+    return i;
 }
 
 void rnd_tok_feed(struct rnd_tok *t, const void *buf, size_t n)
@@ -1599,11 +1644,9 @@ void rnd_tok_feed(struct rnd_tok *t, const void *buf, size_t n)
             if (i == n)
                 break;
         }
-        const uint8_t *tab = fast_table(t->state);
-        if (tab) {
-            size_t j = i;
-            while (j < n && !tab[p[j]])
-                j++;
+        const struct fast *fast = fast_table(t->state);
+        if (fast) {
+            size_t j = scan_run(fast, p, i, n);
             if (j > i) {
                 const char *s = (const char *)p + i;
                 t->rend = t->pos + j;
