@@ -13,11 +13,11 @@ int main(int argc, char **argv)
     if (!o)
         return 1;
     int rc = gw_options_parse(argc, argv, o, err, sizeof err);
-    if (rc == 1)
-        return 0;
-    if (rc < 0) {
-        fprintf(stderr, "worklink-gateway: %s\n", err);
-        return 2;
+    if (rc != 0) {
+        if (rc < 0)
+            fprintf(stderr, "worklink-gateway: %s\n", err);
+        free(o);
+        return rc == 1 ? 0 : 2;
     }
     wl_log_init("gateway", (enum wl_log_level)o->log_level);
     rc = gw_run(o);
