@@ -532,6 +532,16 @@ static void vchunk(struct rnd_rewriter *rw, const char *p, size_t n, uint64_t ra
             }
             break;
         }
+        if (rw->vk == V_URL && rw->url == U_PENDING) {
+            /* inside the start of the one URL: collect up to the next possible decision point */
+            while (k < n && rw->pfx_len < RND_URL_PREFIX_MAX - 1 &&
+                   !is_trigger((unsigned char)p[k]))
+                rw->pfx[rw->pfx_len++] = p[k++];
+            if (k == n) {
+                rw->cur_n = n;
+                break;
+            }
+        }
         int c = (unsigned char)p[k];
         rw->cur_n = k;
         int f = scan(rw, c);
@@ -550,7 +560,11 @@ static void vchunk(struct rnd_rewriter *rw, const char *p, size_t n, uint64_t ra
             FLUSH_RUN(k);
             rw->pfx[rw->pfx_len++] = (char)c;
             rw->cur_n = k + 1;
-            if (is_trigger(c) || rw->pfx_len == RND_URL_PREFIX_MAX)
+            /* no decision inside a run of slashes ("https://", "//"): the host comes next */
+            int in_slashes = (c == '/' || c == '\\') && rw->pfx_len >= 2 &&
+                             (rw->pfx[rw->pfx_len - 2] == ':' || rw->pfx[rw->pfx_len - 2] == '/' ||
+                              rw->pfx[rw->pfx_len - 2] == '\\');
+            if ((is_trigger(c) && !in_slashes) || rw->pfx_len == RND_URL_PREFIX_MAX)
                 decide(rw, 0);
             if (rw->url == U_PENDING && rw->pfx_len == RND_URL_PREFIX_MAX)
                 decide(rw, 1);
