@@ -17,6 +17,7 @@
 
 #define GW_DEVICE_COOKIE "__Host-wl_device"
 #define GW_TICKET_PATH "/_wl/ticket"
+#define GW_DISCOVERY_PATH "/_wl/discovery"
 #define GW_ACS_SUFFIX "/saml/acs"
 #define GW_SESSION_TTL_MS (12LL * 3600 * 1000) /* absolute session lifetime (capped by the IdP) */
 #define GW_SESSION_IDLE_MS (3600LL * 1000)     /* idle timeout */
@@ -77,6 +78,10 @@ struct gw_device_info {
 void gw_ident_device_info(const char *ua, const char *manufacturer, const char *model,
                           const char *os, const char *os_version, const char *patch,
                           struct gw_device_info *out);
+
+/* Token bucket of client `addr` (per worker thread): true when one request may pass now.
+ * `rate_per_s` tokens are added per second up to `burst`. */
+bool gw_ident_rate_take(const char *addr, int64_t now_ms, double rate_per_s, double burst);
 
 /* True when id is an acceptable device id sent by the app or a cookie: 8..64 of
  * [A-Za-z0-9_-]. */

@@ -20,7 +20,9 @@
 #include "log.h"
 #include "saml.h"
 
+#include <ctype.h>
 #include <hiredis/async.h>
+#include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
@@ -29,7 +31,7 @@
 #include <string.h>
 #include <strings.h>
 
-enum op_kind { OP_LOGIN, OP_ACS, OP_TICKET, OP_AUTHP };
+enum op_kind { OP_LOGIN, OP_ACS, OP_TICKET, OP_AUTHP, OP_DISCOVERY };
 
 struct gw_ident {
     struct gw_req *req; /* NULL once the request went away */
@@ -915,6 +917,112 @@ bool gw_ident_no_session(struct gw_req *r)
     return true;
 }
 
+/* ---------------- company-code discovery ---------------- */
+
+static void json_answer(struct gw_ident *op, int status, json_t *o)
+{
+    char *body = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (body == NULL)
+        abort();
+    finish(op, status, "Content-Type: application/json\r\nAccess-Control-Allow-Origin: *\r\n", body,
+           strlen(body));
+    free(body);
+}
+
+static void disc_error(struct gw_ident *op, int status, const char *type, const char *msg)
+{
+    json_answer(op, status, json_pack("{s:s, s:s}", "error", type, "message", msg));
+}
+
+static void disc_unknown(struct gw_ident *op)
+{
+    char msg[160];
+    snprintf(msg, sizeof msg, "No fleet has the company code %s.", op->relay);
+    disc_error(op, 404, "UnknownCompanyCode", msg);
+}
+
+static void disc_fleet(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    struct gw_ident *op = priv;
+    redisReply *rep = reply;
+    struct gw_req *r = op_reply(op);
+    if (r == NULL)
+        return;
+    if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements != 4) {
+        disc_error(op, 503, "ServiceUnavailable", "Discovery is unavailable; try again soon.");
+        return;
+    }
+    const char *v[4];
+    for (int i = 0; i < 4; i++)
+        v[i] = rep->element[i]->type == REDIS_REPLY_STRING ? rep->element[i]->str : "";
+    if (strcmp(v[2], "ACTIVE") != 0) {
+        disc_unknown(op);
+        return;
+    }
+    char login[400], ep[300];
+    snprintf(ep, sizeof ep, "%s%s", op->host, op->port);
+    snprintf(login, sizeof login, "https://%s%s", ep, GW_LOGIN_PATH);
+    json_answer(op, 200,
+                json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "CompanyCode", op->relay,
+                          "FleetName", fleet(op), "FleetArn", v[0], "DisplayName", v[1], "LoginUrl",
+                          login, "GatewayEndpoint", ep, "IdentityProviderConfigured",
+                          v[3][0] != '\0'));
+}
+
+static void disc_code(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    struct gw_ident *op = priv;
+    redisReply *rep = reply;
+    if (op_reply(op) == NULL)
+        return;
+    if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
+        disc_error(op, 503, "ServiceUnavailable", "Discovery is unavailable; try again soon.");
+        return;
+    }
+    if (rep->type != REDIS_REPLY_STRING || strcmp(rep->str, fleet(op)) != 0) {
+        disc_unknown(op); /* unknown, or another fleet's: the same answer */
+        return;
+    }
+    char key[200];
+    snprintf(key, sizeof key, "wl:{%s}:fleet", fleet(op));
+    const char *argv[] = {"HMGET", key, "arn", "display_name", "status", "idp_metadata"};
+    if (!op_send(op, disc_fleet, 6, argv))
+        disc_error(op, 503, "ServiceUnavailable", "Discovery is unavailable; try again soon.");
+}
+
+static void discovery_start(struct gw_req *r)
+{
+    struct gw_ident *op = op_new(r, OP_DISCOVERY);
+    if (!gw_ident_rate_take(r->conn->sock.peer, gw_wall_ms(), 0.5, 5.0)) {
+        finish(op, 429, "Content-Type: application/json\r\nRetry-After: 5\r\n",
+               "{\"error\":\"TooManyRequests\",\"message\":\"Too many discovery requests; retry "
+               "in a few seconds.\"}\n",
+               sizeof "{\"error\":\"TooManyRequests\",\"message\":\"Too many discovery requests; "
+                      "retry in a few seconds.\"}\n" -
+                   1);
+        return;
+    }
+    char code[64];
+    int n = gw_ident_query_param(r->target, r->target_len, "code", code, sizeof code);
+    bool ok = n >= 1 && n <= 32;
+    for (int i = 0; ok && i < n; i++)
+        ok = isalnum((unsigned char)code[i]) != 0;
+    if (!ok) {
+        disc_error(op, 400, "InvalidCompanyCode",
+                   "The company code must be 1 to 32 letters or digits (?code=...).");
+        return;
+    }
+    memcpy(op->relay, code, (size_t)n + 1);
+    char key[120];
+    snprintf(key, sizeof key, "wl:companycode:%s", code);
+    const char *argv[] = {"GET", key};
+    if (!op_send(op, disc_code, 2, argv))
+        disc_error(op, 503, "ServiceUnavailable", "Discovery is unavailable; try again soon.");
+}
+
 /* ---------------- routing ---------------- */
 
 bool gw_ident_route(struct gw_req *r, const struct gw_domain *d)
@@ -937,6 +1045,11 @@ bool gw_ident_route(struct gw_req *r, const struct gw_domain *d)
         if (!get)
             return false;
         ticket_start(r);
+        return true;
+    }
+    size_t dl = strlen(GW_DISCOVERY_PATH);
+    if (pl == dl && memcmp(p, GW_DISCOVERY_PATH, dl) == 0 && get) {
+        discovery_start(r);
         return true;
     }
     if (pl >= al && memcmp(p + pl - al, GW_ACS_SUFFIX, al) == 0 && post) {

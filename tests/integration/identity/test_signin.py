@@ -5,6 +5,7 @@ InResponseTo, tampered response, ACS on another host, reused ticket, open-redire
 session created by any refusal (checked in Redis), SignOutUser ending access, and the device in
 ListDevices / DescribeDevice."""
 import hashlib
+import json
 import os
 import re
 import secrets
@@ -29,6 +30,22 @@ e.start_gateway(oport, DOMAINS)
 UA = ("Mozilla/5.0 (Linux; Android 14; Pixel 8 Build/UQ1A) AppleWebKit/537.36 (KHTML, like "
       "Gecko) Chrome/120.0 Mobile Safari/537.36")
 HTML = ["Accept: text/html", "User-Agent: " + UA]
+
+# ---- 0. company-code discovery (public, rate limited) ----
+code = e.ok("describe-fleet-metadata", "worklink", "describe-fleet-metadata", "--fleet-arn",
+            idfix.FLEET_ARN).get("CompanyCode", "")
+st, h, body, _ = e.curl(e.url(SSO, "/_wl/discovery?code=" + code), jar=False)
+dj = json.loads(body) if st == 200 else {}
+c.eq((st, dj.get("FleetName"), dj.get("CompanyCode")), (200, F, code), "discovery of the code")
+c.eq(dj.get("LoginUrl"), e.url(SSO, "/_wl/login"), "discovery gives the login URL")
+c.eq(dj.get("IdentityProviderConfigured"), True, "discovery: IdP configured")
+st, h, body, _ = e.curl(e.url(SSO, "/_wl/discovery?code=NOSUCHCODE1"), jar=False)
+c.ok(st == 404 and "UnknownCompanyCode" in body and "NOSUCHCODE1" in body,
+     "unknown company code: clear 404 (%d %s)" % (st, body[:100]))
+st, h, body, _ = e.curl(e.url(SSO, "/_wl/discovery?code=a%27b"), jar=False)
+c.eq(st, 400, "malformed company code: 400")
+codes = [e.curl(e.url(SSO, "/_wl/discovery?code=" + code), jar=False)[0] for _ in range(24)]
+c.ok(429 in codes, "discovery is rate limited: %s" % codes)
 
 # ---- 1. no session: the page sends the device to login ----
 st, h, body, _ = e.curl(e.url(WIKI, "/hello?x=1"), headers=HTML)

@@ -129,6 +129,21 @@ static void test_device_id(void **state)
     assert_false(gw_ident_device_id_ok("wl:{x}:session", 14));
 }
 
+static void test_rate_limit(void **state)
+{
+    (void)state;
+    int64_t now = 1000000;
+    for (int i = 0; i < 10; i++)
+        assert_true(gw_ident_rate_take("10.0.0.1", now, 1.0, 10.0));
+    assert_false(gw_ident_rate_take("10.0.0.1", now, 1.0, 10.0));
+    assert_true(gw_ident_rate_take("10.0.0.2", now, 1.0, 10.0)); /* another client */
+    assert_false(gw_ident_rate_take("10.0.0.1", now + 500, 1.0, 10.0));
+    assert_true(gw_ident_rate_take("10.0.0.1", now + 1000, 1.0, 10.0)); /* refilled one */
+    assert_false(gw_ident_rate_take("10.0.0.1", now + 1000, 1.0, 10.0));
+    /* a clock step backwards never adds tokens */
+    assert_false(gw_ident_rate_take("10.0.0.1", now - 60000, 1.0, 10.0));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -138,6 +153,7 @@ int main(void)
         cmocka_unit_test(test_url_split),
         cmocka_unit_test(test_device_info),
         cmocka_unit_test(test_device_id),
+        cmocka_unit_test(test_rate_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
