@@ -10,8 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define AUDIT_BATCH 256    /* XADDs pipelined per round trip */
-#define AUDIT_RETRY_MS 250 /* reconnect / retry period */
+#define AUDIT_BATCH 256       /* XADDs pipelined per round trip */
+#define AUDIT_RETRY_MS 250    /* reconnect / retry period */
+#define AUDIT_CONNECT_MS 1000 /* a connection attempt taking longer is abandoned */
 
 struct audit_item {
     char *key;  /* stream key */
@@ -78,9 +79,34 @@ static void timer_closed(uv_handle_t *h)
     maybe_free(a);
 }
 
+/* Gives up a connection attempt that never completed (hiredis 0.14's libuv adapter ignores a
+ * failed poll, so a refused connect may never call back). */
+static void note_error(struct gw_audit *a, const char *why)
+{
+    GW_INC(a->w->m.audit_errors);
+    int64_t now = gw_wall_ms();
+    if (now - a->last_err_log_ms >= 5000) {
+        WL_WARN(NULL, "audit: Redis unavailable (%s): %zu events queued, retrying", why, a->len);
+        a->last_err_log_ms = now;
+    }
+}
+
+static void abandon_connect(struct gw_audit *a)
+{
+    note_error(a, "connect timed out");
+    redisAsyncContext *ac = a->ac;
+    a->ac = NULL; /* its callbacks, if any, now see a different context and are ignored */
+    a->ready = false;
+    a->handles--;
+    ac->data = NULL;
+    redisAsyncFree(ac);
+}
+
 static void retry_cb(uv_timer_t *t)
 {
     struct gw_audit *a = t->data;
+    if (a->ac && !a->ready)
+        abandon_connect(a);
     if (!a->ac)
         audit_connect(a);
     else
@@ -110,7 +136,7 @@ static void xadd_cb(redisAsyncContext *ac, void *reply, void *priv)
     struct gw_audit *a = ac->data;
     redisReply *r = reply;
     uint64_t gen = (uint64_t)(uintptr_t)priv;
-    if (!a || gen != a->gen)
+    if (!a || a->ac != ac || gen != a->gen)
         return; /* a late reply of an abandoned batch */
     if (r && r->type != REDIS_REPLY_ERROR) {
         drop_head(a);
@@ -156,7 +182,11 @@ static void flush(struct gw_audit *a)
 static void on_connect(const redisAsyncContext *ac, int status)
 {
     struct gw_audit *a = ac->data;
+    if (!a || a->ac != ac)
+        return; /* abandoned */
+    uv_timer_stop(&a->timer);
     if (status != REDIS_OK) {
+        note_error(a, ac->errstr[0] ? ac->errstr : "connect failed");
         a->ac = NULL; /* hiredis frees the context */
         a->handles--;
         if (a->disposing) {
@@ -174,6 +204,8 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 {
     (void)status;
     struct gw_audit *a = ac->data;
+    if (!a || a->ac != ac)
+        return; /* abandoned */
     a->ac = NULL;
     a->ready = false;
     a->sent = 0;
@@ -194,6 +226,7 @@ static void audit_connect(struct gw_audit *a)
     redisAsyncContext *ac = s->redis_path[0] ? redisAsyncConnectUnix(s->redis_path)
                                              : redisAsyncConnect(s->redis_host, s->redis_port);
     if (!ac || ac->err) {
+        note_error(a, ac ? ac->errstr : "out of memory");
         if (ac)
             redisAsyncFree(ac);
         schedule(a);
@@ -205,6 +238,7 @@ static void audit_connect(struct gw_audit *a)
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     a->ac = ac;
     a->handles++;
+    uv_timer_start(&a->timer, retry_cb, AUDIT_CONNECT_MS, 0); /* connect timeout */
     if (a->w->srv->rurl.db)
         redisAsyncCommand(ac, NULL, NULL, "SELECT %d", a->w->srv->rurl.db);
 }
