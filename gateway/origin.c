@@ -48,6 +48,7 @@ struct gw_up {
     struct sockaddr_storage dst;
     uint64_t tried;
     int subnet;
+    int64_t net_version; /* snapshot version the connection was checked under */
 };
 
 static void up_close(struct gw_up *u);
@@ -563,6 +564,7 @@ static void connect_dst(struct gw_up *u)
             return;
         }
     }
+    u->net_version = u->w->snap ? u->w->snap->version : -1;
     u->state = UP_CONNECTING;
     u->creq.data = u;
     int rc = uv_tcp_connect(&u->creq, &u->sock.tcp, sa, connect_cb);
@@ -730,6 +732,8 @@ void gw_up_fetch(struct gw_req *r)
         struct gw_up *u = GW_CONTAINER(l, struct gw_up, link);
         if (strcmp(u->key, key) != 0)
             continue;
+        if (o->network_file[0] && (!w->snap || u->net_version != w->snap->version))
+            continue; /* checked under an older configuration: not reused (idle timer closes it) */
         gw_list_remove(&u->link);
         w->npool--;
         GW_SUB(w->m.origin_idle, 1);

@@ -89,13 +89,13 @@ class Env(gwfix.Env):
             list(groups)
         return self.aws(*args)
 
-    def start_ep(self, addr):
+    def start_ep(self, addr, keepalive=False):
         """An origin on addr:<free port>; returns (port, accept-log path)."""
         port = t.free_port()
         log = os.path.join(self.d, "accepts-%s-%d.log" % (addr, port))
         open(log, "w").close()
         p = t.start(["/usr/bin/python3", os.path.join(HERE, "origin_ep.py"), addr, str(port),
-                     log])
+                     log] + (["keepalive"] if keepalive else []))
         self.origins.append(p)
         return port, log
 

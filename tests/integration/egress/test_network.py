@@ -47,6 +47,7 @@ c.ok(e.r.hget("wl:{%s}:fleet" % netfix.F, "vpc_id") is None, "refused calls wrot
 # ---- origins on loopback addresses ----
 ok_port, ok_log = e.start_ep("127.20.0.5")       # inside sg-0000000a
 bad_port, bad_log = e.start_ep("127.30.0.5")     # outside sg-0000000a
+ka_port, ka_log = e.start_ep("127.20.0.9", keepalive=True)  # pooled connections
 domains = {
     "wiki.example.com": "http://127.20.0.5:%d" % ok_port,
     "secret.example.com": "http://127.30.0.5:%d" % bad_port,
@@ -54,6 +55,7 @@ domains = {
     "mapped.example.com": "http://mapped-bad.internal:%d" % bad_port,
     "mapped-ok.example.com": "http://mapped-ok.internal:%d" % ok_port,
     "meta.example.com": "http://169.254.169.254:80",
+    "pool.example.com": "http://127.20.0.9:%d" % ka_port,
 }
 argv = ["--network", e.inventory, "--connect-timeout-ms", "1500", "--session-cache-ms", "60000"]
 for d, url in domains.items():
@@ -133,6 +135,16 @@ c.ok(st == 502, "live change back: 127.30.0.5 refused again (%d)" % st)
 good, _, err = e.set_network("vpc-0000000a", ["subnet-0000000a"], ["sg-0000000d"])
 st = wait_for(lambda: e.curl("wiki.example.com", "/", token=tok)[0] == 502)
 c.ok(good and st, "a UDP-only rule does not allow TCP to the origin")
+
+# ---- a pooled (keep-alive) origin connection is not reused after the network changes ----
+good, _, err = e.set_network("vpc-0000000a", ["subnet-0000000a"], ["sg-0000000a"])
+c.ok(wait_for(lambda: e.curl("pool.example.com", "/1", token=tok)[0] == 200), "pooled origin")
+sts = [e.curl("pool.example.com", "/%d" % i, token=tok)[0] for i in range(4)]
+c.ok(sts == [200] * 4 and len(accepts(ka_log)) <= 2,
+     "keep-alive origin connections are reused (%s, %d accepts)" % (sts, len(accepts(ka_log))))
+good, _, err = e.set_network("vpc-0000000a", ["subnet-0000000a"], ["sg-0000000c"])
+c.ok(wait_for(lambda: e.curl("pool.example.com", "/x", token=tok)[0] == 502, timeout=5),
+     "after the change, no request reaches the origin through a pooled connection")
 
 # ---- subnet failover: a subnet whose source address is not on this host ----
 good, _, err = e.set_network("vpc-0000000a", ["subnet-000000ff", "subnet-0000000b"], ["sg-0000000a"])
