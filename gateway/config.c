@@ -387,8 +387,11 @@ static struct gw_snapshot *load(struct gw_config *cfg, char *err, size_t errlen)
                 ? gw_egress_new(cfg->srv->opt->network_file, hfield(fleet, "vpc_id"),
                                 hfield(fleet, "subnet_ids"), hfield(fleet, "security_group_ids"))
                 : gw_egress_new(NULL, NULL, NULL, NULL);
-    if (s->fleet_exists)
-        s->audit_stream = gw_audit_stream_key(hfield(fleet, "audit_stream_arn"));
+    const char *audit_arn = s->fleet_exists ? hfield(fleet, "audit_stream_arn") : NULL;
+    s->audit_stream = gw_audit_stream_key(audit_arn);
+    if (audit_arn && *audit_arn && !s->audit_stream)
+        WL_WARN(NULL, "fleet %s: audit_stream_arn %s is not a Kinesis stream ARN: no audit events",
+                F, audit_arn);
 
     if (s->fleet_exists && doms->elements > 0) {
         s->domains = calloc(doms->elements, sizeof *s->domains);
