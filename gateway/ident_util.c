@@ -219,7 +219,7 @@ void gw_ident_device_info(const char *ua, const char *manufacturer, const char *
 
 bool gw_ident_device_id_ok(const char *id, size_t n)
 {
-    if (n < 8 || n > 64)
+    if (n < 8 || n > 48)
         return false;
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)id[i];

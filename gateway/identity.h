@@ -18,6 +18,11 @@
 #define GW_DEVICE_COOKIE "__Host-wl_device"
 #define GW_TICKET_PATH "/_wl/ticket"
 #define GW_DISCOVERY_PATH "/_wl/discovery"
+#define GW_JWKS_PATH "/_wl/.well-known/jwks.json"
+#define GW_IDENTITY_HEADER "X-WorkLink-Identity"
+#define GW_JWT_TTL_MS (5LL * 60 * 1000)      /* lifetime of one identity JWT */
+#define GW_JWT_ROTATE_MS (6LL * 3600 * 1000) /* a worker's signing key is replaced this often */
+#define GW_JWT_GRACE_MS (3600LL * 1000)      /* a replaced key stays in the JWKS this long */
 #define GW_ACS_SUFFIX "/saml/acs"
 #define GW_SESSION_TTL_MS (12LL * 3600 * 1000) /* absolute session lifetime (capped by the IdP) */
 #define GW_SESSION_IDLE_MS (3600LL * 1000)     /* idle timeout */
@@ -34,6 +39,11 @@ bool gw_ident_route(struct gw_req *r, const struct gw_domain *d);
  * (an authorization-provider domain lookup is under way and will fetch or deny), false when the
  * caller must deny now. */
 bool gw_ident_no_session(struct gw_req *r);
+
+/* The request is authorized (session valid, or an authorization-provider domain): removes any
+ * identity header the device sent, adds the gateway's signed JWT when the request has a user
+ * (publishing a new worker key in wl:{F}:jwks first when needed), then fetches from the origin. */
+void gw_ident_fetch(struct gw_req *r);
 
 /* Request body bytes for an ACS request (copied, bounded by GW_ACS_MAX_BODY). */
 void gw_ident_body(struct gw_req *r, const char *data, size_t len);
@@ -83,8 +93,26 @@ void gw_ident_device_info(const char *ua, const char *manufacturer, const char *
  * `rate_per_s` tokens are added per second up to `burst`. */
 bool gw_ident_rate_take(const char *addr, int64_t now_ms, double rate_per_s, double burst);
 
-/* True when id is an acceptable device id sent by the app or a cookie: 8..64 of
+/* True when id is an acceptable device id sent by the app or a cookie: 8..48 of
  * [A-Za-z0-9_-]. */
 bool gw_ident_device_id_ok(const char *id, size_t n);
+
+/* ---- identity JWT (jwt.c; no I/O) ---- */
+struct gw_jwt_key; /* a P-256 signing key with its key id */
+
+/* A new key created now (kid = hex ms + random). NULL on failure. Free with gw_jwt_key_free. */
+struct gw_jwt_key *gw_jwt_key_new(int64_t now_ms);
+void gw_jwt_key_free(struct gw_jwt_key *k);
+const char *gw_jwt_key_id(const struct gw_jwt_key *k);
+int64_t gw_jwt_key_created(const struct gw_jwt_key *k);
+/* The public JWK (RFC 7517: kty EC, crv P-256, x, y, kid, use sig, alg ES256) as a new JSON
+ * string (free()), or NULL. */
+char *gw_jwt_key_jwk(const struct gw_jwt_key *k);
+/* A JWS compact ES256 token: header {alg, typ, kid}; claims iss, sub = user, aud, device_id
+ * (omitted when NULL), fleet, iat, nbf (now - 30 s), exp (now + ttl), jti. New string (free())
+ * or NULL. */
+char *gw_jwt_sign(const struct gw_jwt_key *k, const char *issuer, const char *user,
+                  const char *device, const char *fleet, const char *aud, int64_t now_ms,
+                  int64_t ttl_ms);
 
 #endif

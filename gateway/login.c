@@ -31,7 +31,7 @@
 #include <string.h>
 #include <strings.h>
 
-enum op_kind { OP_LOGIN, OP_ACS, OP_TICKET, OP_AUTHP, OP_DISCOVERY };
+enum op_kind { OP_LOGIN, OP_ACS, OP_TICKET, OP_AUTHP, OP_DISCOVERY, OP_PUBLISH, OP_JWKS };
 
 struct gw_ident {
     struct gw_req *req; /* NULL once the request went away */
@@ -51,6 +51,7 @@ struct gw_ident {
     char device_id[72];   /* ACS */
     bool new_device;      /* ACS: set the device cookie */
     struct wl_saml_result *res;
+    struct gw_jwt_key *key; /* OP_PUBLISH: the key being published */
 };
 
 /* ---------------- plumbing ---------------- */
@@ -60,6 +61,7 @@ static void op_free(struct gw_ident *op)
     free(op->body);
     free(op->location);
     wl_saml_result_free(op->res);
+    gw_jwt_key_free(op->key);
     free(op);
 }
 
@@ -713,7 +715,13 @@ static void acs_start(struct gw_req *r)
 void gw_ident_body(struct gw_req *r, const char *data, size_t len)
 {
     struct gw_ident *op = r->ident;
-    if (op == NULL || op->kind != OP_ACS || op->pending > 0)
+    if (op == NULL)
+        return;
+    if (op->kind != OP_ACS) {
+        gw_bufq_push(&r->in, data, len); /* an authorized request waiting for us: keep it */
+        return;
+    }
+    if (op->pending > 0)
         return;
     if (op->blen + len > GW_ACS_MAX_BODY) {
         finish_page(op, 413, "Payload too large", "The sign-in response is too large.");
@@ -884,7 +892,7 @@ static void authp_got(redisAsyncContext *ac, void *reply, void *priv)
         op->req = NULL;
         op_free(op);
         r->authorized = true; /* the IdP's own pages: reachable during sign-in */
-        gw_up_fetch(r);
+        gw_ident_fetch(r);
         return;
     }
     deny(op);
@@ -1023,6 +1031,161 @@ static void discovery_start(struct gw_req *r)
         disc_error(op, 503, "ServiceUnavailable", "Discovery is unavailable; try again soon.");
 }
 
+/* ---------------- identity to the origin: JWT and JWKS ---------------- */
+
+static _Thread_local struct gw_jwt_key *jwt_key; /* this worker's published signing key */
+
+/* Removes every identity header the device sent (they would impersonate anyone). */
+static void strip_identity(struct gw_req *r)
+{
+    size_t nl = strlen(GW_IDENTITY_HEADER), o = 0;
+    for (size_t i = 0; i < r->hdrs.n; i++) {
+        const struct gw_hdr *h = &r->hdrs.v[i];
+        if (h->nlen == nl && strncasecmp(h->name, GW_IDENTITY_HEADER, nl) == 0)
+            continue;
+        r->hdrs.v[o++] = r->hdrs.v[i];
+    }
+    r->hdrs.n = o;
+}
+
+static void add_identity(struct gw_req *r, const char *host)
+{
+    const char *F = r->conn->w->srv->opt->fleet;
+    char iss[120];
+    snprintf(iss, sizeof iss, "urn:worklink:gateway:%s", F);
+    char *jwt =
+        gw_jwt_sign(jwt_key, iss, r->user, r->device_id, F, host, gw_wall_ms(), GW_JWT_TTL_MS);
+    if (jwt == NULL)
+        return;
+    gw_hdrs_add(&r->arena, &r->hdrs, GW_IDENTITY_HEADER, strlen(GW_IDENTITY_HEADER), jwt,
+                strlen(jwt));
+    free(jwt);
+}
+
+static const char publish_lua[] =
+    "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])\n"
+    "local all = redis.call('HGETALL', KEYS[1])\n"
+    "for i = 1, #all, 2 do\n"
+    "  local ok, v = pcall(cjson.decode, all[i + 1])\n"
+    "  if not ok or type(v) ~= 'table' or tonumber(v.expires) == nil or\n"
+    "     tonumber(v.expires) < tonumber(ARGV[3]) then redis.call('HDEL', KEYS[1], all[i]) end\n"
+    "end\n"
+    "return 1\n";
+
+static void key_published(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    struct gw_ident *op = priv;
+    redisReply *rep = reply;
+    bool ok = rep != NULL && rep->type == REDIS_REPLY_INTEGER;
+    if (ok && op->key != NULL) {
+        gw_jwt_key_free(jwt_key); /* tokens it signed still verify: its JWK stays published */
+        jwt_key = op->key;
+        op->key = NULL;
+        WL_INFO(NULL, "fleet %s: identity signing key %s published", fleet(op),
+                gw_jwt_key_id(jwt_key));
+    }
+    struct gw_req *r = op_reply(op);
+    if (r == NULL)
+        return;
+    if (!ok || jwt_key == NULL) {
+        fail_unavailable(op);
+        return;
+    }
+    char host[256];
+    snprintf(host, sizeof host, "%s", op->host);
+    r->ident = NULL;
+    op->req = NULL;
+    op_free(op);
+    add_identity(r, host);
+    gw_up_fetch(r);
+}
+
+void gw_ident_fetch(struct gw_req *r)
+{
+    strip_identity(r);
+    if (r->user == NULL) {
+        gw_up_fetch(r);
+        return;
+    }
+    int64_t now = gw_wall_ms();
+    struct gw_ident *op = op_new(r, OP_PUBLISH);
+    if (jwt_key != NULL && now - gw_jwt_key_created(jwt_key) < GW_JWT_ROTATE_MS) {
+        char host[256];
+        snprintf(host, sizeof host, "%s", op->host);
+        r->ident = NULL;
+        op->req = NULL;
+        op_free(op);
+        add_identity(r, host);
+        gw_up_fetch(r);
+        return;
+    }
+    /* first use or rotation: the new key's JWK is published before it signs anything */
+    op->key = gw_jwt_key_new(now);
+    char *jwk = op->key ? gw_jwt_key_jwk(op->key) : NULL;
+    json_t *jv = jwk ? json_loads(jwk, 0, NULL) : NULL;
+    free(jwk);
+    json_t *rec = jv ? json_pack("{s:I, s:o}", "expires",
+                                 (json_int_t)(now + GW_JWT_ROTATE_MS + GW_JWT_GRACE_MS), "jwk", jv)
+                     : NULL;
+    char *val = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
+    json_decref(rec);
+    if (val == NULL) {
+        finish_page(op, 500, "Internal error", "The gateway cannot create its signing key.");
+        return;
+    }
+    char key[200], nows[24];
+    snprintf(key, sizeof key, "wl:{%s}:jwks", fleet(op));
+    snprintf(nows, sizeof nows, "%lld", (long long)now);
+    const char *argv[] = {"EVAL", publish_lua, "1", key, gw_jwt_key_id(op->key), val, nows};
+    bool sent = op_send(op, key_published, 7, argv);
+    free(val);
+    if (!sent)
+        fail_unavailable(op);
+}
+
+static void jwks_got(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    struct gw_ident *op = priv;
+    redisReply *rep = reply;
+    if (op_reply(op) == NULL)
+        return;
+    if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
+        fail_unavailable(op);
+        return;
+    }
+    int64_t now = gw_wall_ms();
+    json_t *keys = json_array();
+    for (size_t i = 0; i + 1 < rep->elements; i += 2) {
+        if (rep->element[i + 1]->type != REDIS_REPLY_STRING)
+            continue;
+        json_t *rec = json_loads(rep->element[i + 1]->str, 0, NULL);
+        json_t *jwk = json_object_get(rec, "jwk");
+        json_int_t exp = json_integer_value(json_object_get(rec, "expires"));
+        if (json_is_object(jwk) && exp > now)
+            json_array_append(keys, jwk);
+        json_decref(rec);
+    }
+    json_t *o = json_pack("{s:o}", "keys", keys);
+    char *body = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (body == NULL)
+        abort();
+    finish(op, 200, "Content-Type: application/jwk-set+json\r\n", body, strlen(body));
+    free(body);
+}
+
+static void jwks_start(struct gw_req *r)
+{
+    struct gw_ident *op = op_new(r, OP_JWKS);
+    char key[200];
+    snprintf(key, sizeof key, "wl:{%s}:jwks", fleet(op));
+    const char *argv[] = {"HGETALL", key};
+    if (!op_send(op, jwks_got, 2, argv))
+        fail_unavailable(op);
+}
+
 /* ---------------- routing ---------------- */
 
 bool gw_ident_route(struct gw_req *r, const struct gw_domain *d)
@@ -1045,6 +1208,11 @@ bool gw_ident_route(struct gw_req *r, const struct gw_domain *d)
         if (!get)
             return false;
         ticket_start(r);
+        return true;
+    }
+    size_t jl = strlen(GW_JWKS_PATH);
+    if (pl == jl && memcmp(p, GW_JWKS_PATH, jl) == 0 && get) {
+        jwks_start(r);
         return true;
     }
     size_t dl = strlen(GW_DISCOVERY_PATH);

@@ -484,7 +484,7 @@ static void on_session(struct gw_req *r, int result)
     r->authorized = true;
     if (r->expect_continue && r->conn->proto == GW_PROTO_H1 && !r->body_done)
         gw_h1_resp_head(r, 100, "HTTP/1.1 100 Continue\r\n\r\n", 25);
-    gw_up_fetch(r);
+    gw_ident_fetch(r); /* identity JWT for the origin, then gw_up_fetch */
 }
 
 /* Finds the session token: our cookie, or Authorization: Bearer. */

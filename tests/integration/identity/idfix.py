@@ -195,5 +195,35 @@ class Env:
         return sorted(k for k in self.r.scan_iter("wl:{%s}:session:*" % F))
 
 
+def b64d(s):
+    import base64
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+def verify_jwt(token, jwks):
+    """Verifies an ES256 JWS compact token against a JWKS with python3-cryptography; returns
+    the claims or None."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+    try:
+        h64, p64, s64 = token.split(".")
+        header = json.loads(b64d(h64))
+        if header.get("alg") != "ES256":
+            return None
+        jwk = [k for k in jwks.get("keys", []) if k.get("kid") == header.get("kid")][0]
+        pub = ec.EllipticCurvePublicNumbers(int.from_bytes(b64d(jwk["x"]), "big"),
+                                            int.from_bytes(b64d(jwk["y"]), "big"),
+                                            ec.SECP256R1()).public_key()
+        sig = b64d(s64)
+        der = encode_dss_signature(int.from_bytes(sig[:32], "big"),
+                                   int.from_bytes(sig[32:], "big"))
+        pub.verify(der, (h64 + "." + p64).encode(), ec.ECDSA(hashes.SHA256()))
+        return json.loads(b64d(p64))
+    except (InvalidSignature, ValueError, IndexError, KeyError):
+        return None
+
+
 def qs(url):
     return {k: v[0] for k, v in urllib.parse.parse_qs(urllib.parse.urlsplit(url).query).items()}

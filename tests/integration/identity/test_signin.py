@@ -103,6 +103,23 @@ st, _, body, _ = e.curl(e.url(WIKI, "/hello"), jar=False,
                         headers=["Authorization: Bearer " + token])
 c.eq((st, body), (200, "hello from origin\n"), "Authorization: Bearer works")
 
+# ---- 3b. identity to the origin: ES256 JWT checked against the JWKS ----
+st, _, body, _ = e.curl(e.url(MAIL, "/headers"), headers=HTML + ["X-WorkLink-Identity: forged"])
+oh = json.loads(body) if st == 200 else {}
+jwt = oh.get("x-worklink-identity", "")
+c.ok(jwt.count(".") == 2 and "forged" not in jwt, "origin gets the gateway's JWT, not the device's")
+st, _, body, _ = e.curl(e.url(SSO, "/_wl/.well-known/jwks.json"), jar=False)
+jwks = json.loads(body) if st == 200 else {}
+c.ok(st == 200 and len(jwks.get("keys", [])) >= 1, "JWKS published without a session")
+claims = idfix.verify_jwt(jwt, jwks) if jwt.count(".") == 2 else None
+c.ok(claims is not None, "JWT signature verifies with the JWKS key (ES256)")
+claims = claims or {}
+c.eq((claims.get("sub"), claims.get("aud"), claims.get("fleet")),
+     ("alice@example.com", MAIL, F), "JWT names user, domain (aud) and fleet")
+c.eq(claims.get("device_id"), s.get("device_id"), "JWT names the device")
+c.ok(0 < claims.get("exp", 0) - time.time() <= 300, "JWT expires within minutes")
+c.ok(idfix.verify_jwt(jwt[:-4] + ("AAAA" if not jwt.endswith("AAAA") else "BBBB"), jwks) is None,
+     "a modified JWT does not verify")
 # ---- 4. the device ----
 dev_id = s.get("device_id", "")
 devs = e.wl("list-devices", "list-devices").get("Devices", [])
@@ -201,4 +218,18 @@ c.eq(len(e.wl("list-devices again", "list-devices").get("Devices", [])), n_dev,
      "no new device for the same phone")
 
 c.ok(e.gw.poll() is None, "gateway still running")
+
+# ---- 9. key rotation: a restarted gateway signs with a new key; tokens of the old key still
+# verify (its JWK stays published until its grace period ends) ----
+old_kid = json.loads(idfix.b64d(jwt.split(".")[0])).get("kid") if jwt else ""
+t.stop(e.gw)
+e.start_gateway(oport, DOMAINS)
+st, _, body, _ = e.curl(e.url(MAIL, "/headers"), headers=HTML)
+jwt2 = (json.loads(body) if st == 200 else {}).get("x-worklink-identity", "")
+new_kid = json.loads(idfix.b64d(jwt2.split(".")[0])).get("kid") if jwt2 else ""
+c.ok(new_kid and new_kid != old_kid, "new signing key after restart")
+st, _, body, _ = e.curl(e.url(SSO, "/_wl/.well-known/jwks.json"), jar=False)
+jwks2 = json.loads(body) if st == 200 else {}
+c.ok(idfix.verify_jwt(jwt2, jwks2) is not None, "new key's token verifies")
+c.ok(idfix.verify_jwt(jwt, jwks2) is not None, "token of the previous key still verifies")
 c.done()
