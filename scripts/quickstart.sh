@@ -114,16 +114,22 @@ pids+=($!)
 
 build/gateway/worklink-gateway --fleet demo --listen 127.0.0.1:"$GATEWAY_PORT" \
   --admin-listen 127.0.0.1:"$ADMIN_PORT" --redis "$WL_REDIS_URL" --key-file "$DEMO/master.key" \
-  --resolve "wiki.demo.internal:443:127.0.0.1:$ORIGIN_PORT" \
+  --origin "wiki.demo.internal=http://127.0.0.1:$ORIGIN_PORT" \
   >"$DEMO/gateway.out" 2>"$DEMO/gateway.log" &
 pids+=($!)
 wait_ready "$DEMO/gateway.out"
+
+TOKEN=$($PY scripts/demo-session.py "$WL_REDIS_URL" demo demo-user)
 
 cat <<MSG
 
 WorkLink is running (demo fleet "demo"):
   admin API   $WL_ENDPOINT          (source $DEMO/aws.env, then: $AWS worklink list-fleets --endpoint-url \$WL_ENDPOINT)
-  gateway     https://wiki.demo.internal:$GATEWAY_PORT  (curl --resolve wiki.demo.internal:$GATEWAY_PORT:127.0.0.1 --cacert $DEMO/ca.crt ...)
+  gateway     https://wiki.demo.internal:$GATEWAY_PORT
+              try: curl --resolve wiki.demo.internal:$GATEWAY_PORT:127.0.0.1 --cacert $DEMO/ca.crt \\
+                     -H "Authorization: Bearer $TOKEN" https://wiki.demo.internal:$GATEWAY_PORT/
+              (a demo session of user demo-user, made by scripts/demo-session.py; real sessions
+               come from SAML sign-in: see "Sign-in" in README.md)
   metrics     http://127.0.0.1:$ADMIN_PORT/metrics
   redis       $WL_REDIS_URL
 Logs are in $DEMO/. Press Ctrl-C to stop.
