@@ -171,3 +171,64 @@ def rss_kb(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return 0
+
+
+class DeviceCA:
+    """A device CA run with `openssl ca`, so it can issue expired certificates, revoke, and
+    publish a CRL."""
+
+    CNF = """[ca]
+default_ca = d
+[d]
+dir = %(dir)s
+database = %(dir)s/index.txt
+serial = %(dir)s/serial
+new_certs_dir = %(dir)s
+certificate = %(dir)s/ca.crt
+private_key = %(dir)s/ca.key
+default_md = sha256
+policy = p
+default_crl_days = 30
+unique_subject = no
+[p]
+commonName = supplied
+[ext]
+extendedKeyUsage = clientAuth
+"""
+
+    def __init__(self, parent):
+        self.dir = os.path.join(parent, "devca")
+        os.makedirs(self.dir)
+        t.openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out",
+                  os.path.join(self.dir, "ca.key"))
+        t.openssl("req", "-x509", "-new", "-key", os.path.join(self.dir, "ca.key"), "-out",
+                  os.path.join(self.dir, "ca.crt"), "-days", "30", "-subj", "/CN=Device CA",
+                  "-addext", "basicConstraints=critical,CA:TRUE",
+                  "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+        open(os.path.join(self.dir, "index.txt"), "w").close()
+        with open(os.path.join(self.dir, "serial"), "w") as f:
+            f.write("1000\n")
+        self.cnf = os.path.join(self.dir, "ca.cnf")
+        with open(self.cnf, "w") as f:
+            f.write(self.CNF % {"dir": self.dir})
+
+    def issue(self, cn, expired=False):
+        key = os.path.join(self.dir, cn + ".key")
+        csr = os.path.join(self.dir, cn + ".csr")
+        crt = os.path.join(self.dir, cn + ".crt")
+        t.openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key)
+        t.openssl("req", "-new", "-key", key, "-out", csr, "-subj", "/CN=" + cn)
+        dates = ["-startdate", "20200101000000Z", "-enddate", "20200201000000Z"] if expired \
+            else ["-days", "10"]
+        t.openssl("ca", "-batch", "-config", self.cnf, "-in", csr, "-out", crt, "-extensions",
+                  "ext", *dates)
+        return crt, key
+
+    def revoke(self, crt):
+        t.openssl("ca", "-config", self.cnf, "-revoke", crt[0])
+
+    def pem_with_crl(self):
+        crl = os.path.join(self.dir, "crl.pem")
+        t.openssl("ca", "-config", self.cnf, "-gencrl", "-out", crl)
+        with open(os.path.join(self.dir, "ca.crt")) as f, open(crl) as g:
+            return f.read() + g.read()
