@@ -85,6 +85,21 @@ c.eq((st, ver), (421, "2"), "h2 :authority of another domain than SNI: 421")
 st, body, rc, err, ver = e.curl("wiki.example.com", "/hello", tok, host_header="evil.example.com")
 c.eq(st, 421, "h1 Host not the SNI domain: 421")
 
+# header floods and malformed requests
+st, body, rc, err, ver = e.curl("wiki.example.com", "/hello", tok,
+                                extra=["-H", "X-Big: " + "a" * 20000])
+c.eq(st, 431, "h1 head above 16 KiB: 431")
+st, body, rc, err, ver = e.curl("wiki.example.com", "/hello", tok, http2=True,
+                                extra=["-H", "X-Big: " + "a" * 20000])
+c.ok(st != 200, "h2 header list above 16 KiB refused (%d, curl %d)" % (st, rc))
+raw = socket.create_connection(("127.0.0.1", e.port), timeout=10)
+tls = ssl.create_default_context(cafile=e.ca[0]).wrap_socket(raw, server_hostname="wiki.example.com")
+tls.sendall(b"GET /hello HTTP/1.1\r\nHost: wiki.example.com\r\nContent-Length: 1\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+c.ok(tls.recv(100).startswith(b"HTTP/1.1 400"), "Content-Length with Transfer-Encoding: 400")
+tls.close()
+c.eq(e.curl("wiki.example.com", "/hello", tok)[0], 200, "still serving after bad requests")
+
 # expired, idle, signed-out device
 tok_exp, _, _ = e.new_session(ttl_ms=-1000)
 c.eq(e.curl("wiki.example.com", "/hello", tok_exp)[0], 401, "expired session")
