@@ -150,11 +150,15 @@ class Env:
             return "".join(line for line in f if needle in line)
 
     # ---- the device ----
-    def curl(self, url, follow=False, data=None, headers=(), jar=True, method=None):
+    def curl(self, url, follow=False, data=None, headers=(), jar=True, method=None, http2=False,
+             cert=None):
         """Returns (status, headers dict (lowercase, last value), body, effective url)."""
         hdr_file = os.path.join(self.d, "hdrs.txt")
         argv = ["curl", "-sS", "--max-time", "20", "--cacert", self.ca[0], "-D", hdr_file,
-                "-o", "-", "-w", "\n%{http_code} %{url_effective}", "--http1.1"]
+                "-o", "-", "-w", "\n%{http_code} %{url_effective}",
+                "--http2" if http2 else "--http1.1"]
+        if cert:
+            argv += ["--cert", cert[0], "--key", cert[1]]
         for dom in self.domains:
             argv += ["--resolve", "%s:%d:127.0.0.1" % (dom, self.port)]
         if jar:

@@ -232,4 +232,24 @@ st, _, body, _ = e.curl(e.url(SSO, "/_wl/.well-known/jwks.json"), jar=False)
 jwks2 = json.loads(body) if st == 200 else {}
 c.ok(idfix.verify_jwt(jwt2, jwks2) is not None, "new key's token verifies")
 c.ok(idfix.verify_jwt(jwt, jwks2) is not None, "token of the previous key still verifies")
+
+# ---- 10. device policy: sign-in over HTTP/2 with a device certificate records its fingerprint
+dca = t.make_ca(e.d, "Device CA")
+dcert = t.make_cert(e.d, dca, "phone-1", client=True)
+with open(dca[0]) as f:
+    e.wl("update-device-policy-configuration", "update-device-policy-configuration",
+         "--device-ca-certificate", f.read())
+os.remove(e.jar)
+st = e.poll(lambda: e.curl(e.url(WIKI, "/hello"), headers=HTML)[0], 0, timeout=10)
+c.eq(st, 0, "device policy: no certificate, no TLS connection")
+st, h, _, _ = e.curl(e.url(WIKI, "/_wl/login?return=/hello"), headers=HTML, http2=True,
+                     cert=dcert)
+req5, form5 = e.idp_login(h.get("location", [""])[0], user="carol@example.com")
+st, _, body, _ = e.curl(e.acs, data=form5, headers=HTML, follow=True, http2=True, cert=dcert)
+c.eq((st, body), (200, "hello from origin\n"), "sign-in over HTTP/2 with a device certificate")
+der = subprocess.run(["openssl", "x509", "-in", dcert[0], "-outform", "DER"],
+                     capture_output=True, check=True).stdout
+carol_dev = list(e.r.smembers("wl:{%s}:user:carol@example.com:devices" % F))
+fp = e.r.hget("wl:{%s}:device:%s" % (F, carol_dev[0]), "cert_fingerprint") if carol_dev else ""
+c.eq(fp, hashlib.sha256(der).hexdigest(), "device certificate fingerprint recorded")
 c.done()
