@@ -147,5 +147,33 @@ c.ok(st == 200 and json.loads(body).get("x-forwarded-for") == "203.0.113.7",
 st, body = proxied_get(False)
 c.eq(st, 0, "--proxy-protocol: a connection without the header is refused")
 
+# ---- slow clients and connection limits ----
+e.start_gateway(origins + ["--client-header-timeout-ms", "1000", "--max-conns", "4"], workers=1)
+ctx = ssl.create_default_context(cafile=e.ca[0])
+slow = ctx.wrap_socket(socket.create_connection(("127.0.0.1", e.port), timeout=10),
+                       server_hostname="wiki.example.com")
+slow.sendall(b"GET /hello HTTP/1.1\r\nHost: wiki.example.com\r\nX-Slow: ")
+t0 = time.time()
+closed = False
+try:
+    while slow.recv(4096):
+        pass
+    closed = True  # EOF (after an optional 408 page)
+except socket.timeout:
+    closed = False
+except (ssl.SSLError, OSError):
+    closed = True  # reset
+waited = time.time() - t0
+c.ok(closed and 0.5 < waited < 5, "slowloris: an unfinished head is cut after the header "
+     "timeout (%.1f s)" % waited)
+held = [ctx.wrap_socket(socket.create_connection(("127.0.0.1", e.port), timeout=10),
+                        server_hostname="wiki.example.com") for _ in range(4)]
+st, body, rc, err, ver = e.curl("wiki.example.com", "/hello", tok)
+c.ok(st == 0, "beyond --max-conns new connections are refused (curl %d)" % rc)
+for h in held:
+    h.close()
+time.sleep(0.3)
+c.eq(e.curl("wiki.example.com", "/hello", tok)[0], 200, "served again once connections close")
+
 if __name__ == "__main__":
     c.done()
