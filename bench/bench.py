@@ -620,10 +620,14 @@ def propagation_trials(gw, bench, target, trials, workers, what):
             if pr.poll() is None:
                 pr.kill()
                 pr.wait()
-            if what == "revoke":
-                gw.ctl.wl.restore_domain_access(FleetArn=gw.fleet_arn, DomainName=DOMAIN)
             wrk.terminate()
             wrk.wait()
+            if what == "revoke":
+                # never let a failing cleanup call replace the exception in flight (SystemExit)
+                try:
+                    gw.ctl.wl.restore_domain_access(FleetArn=gw.fleet_arn, DomainName=DOMAIN)
+                except Exception as e:  # noqa: BLE001
+                    log("RestoreDomainAccess failed: %s" % e)
         first = (res["first"] - t0) * 1000 if res.get("first") else None
         last = (res["all"] - t0) * 1000 if res.get("all") else None
         codes = sorted(set(str(x) for x in res.get("status", []) if x))
@@ -700,7 +704,10 @@ def audit_phase(gw, bench, target, results, only, a, notes, failures):
         n2 = gw.redis("XLEN", AUDIT_ARN).strip()
         notes.append("audit on: %s events in the stream after the audit rounds" % n2)
     finally:
-        gw.ctl.wl.update_audit_stream_configuration(FleetArn=gw.fleet_arn)
+        try:
+            gw.ctl.wl.update_audit_stream_configuration(FleetArn=gw.fleet_arn)
+        except Exception as e:  # noqa: BLE001 -- keep the exception in flight
+            log("turning audit off failed: %s" % e)
 
 
 # ---------------------------------------------------------------- report
@@ -867,6 +874,24 @@ class Hosts:
         self.added = False
 
 
+def _signals(hosts):
+    """SIGINT/SIGTERM: the first unwinds (SystemExit: finally blocks, then wl_testlib stops
+    every process by PID at exit); a second one cleans up at once and exits."""
+    seen = []
+
+    def on_signal(signum, frame):
+        if seen:
+            hosts.remove()
+            t.cleanup()
+            os._exit(128 + signum)
+        seen.append(signum)
+        log("signal %d: stopping everything started" % signum)
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+
 def machine():
     lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines()[:10]
     mem = open("/proc/meminfo").readline().strip()
@@ -914,6 +939,7 @@ def main():
             "descriptors per connection)" % (cap, a.idle_conns, fd_limit()))
         a.idle_conns = cap
     hosts = Hosts()
+    _signals(hosts)
     try:
         return run(a)
     finally:
@@ -1071,5 +1097,4 @@ def run(a):
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGINT, lambda *a_: sys.exit(130))
     sys.exit(main())
