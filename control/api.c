@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "cloudtrail.h"
+#include "console.h"
 #include "log.h"
 #include "response.h"
 #include "sigv4.h"
@@ -239,6 +240,8 @@ static void message_member(const char *msg, char *out, size_t cap)
 void ctl_api_handle(void *arg, struct ctl_http_req *req)
 {
     struct ctl_api *api = arg;
+    if (ctl_console_handle(api, req)) /* GET /, /console/...: the web console */
+        return;
     struct job *j = calloc(1, sizeof *j);
     if (!j)
         abort();
