@@ -2,3 +2,4 @@
 wl_unit_test(egress_test_policy unit/egress/test_egress.c wl_gateway)
 wl_integration_test(egress_network integration/egress/test_network.py 600)
 wl_integration_test(egress_audit integration/egress/test_audit.py 600)
+wl_fuzz_target(egress_fuzz_inventory fuzz/egress/fuzz_inventory.c fuzz/egress/corpus_inventory wl_common)
