@@ -112,7 +112,7 @@ static void key_algorithm(X509 *x, char *out, size_t outlen)
     case EVP_PKEY_EC:
         if (EVP_PKEY_get_utf8_string_param(pk, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group,
                                            &glen) == 1)
-            snprintf(out, outlen, "EC_%s", group);
+            snprintf(out, outlen, "EC_%.24s", group); /* names are short */
         break;
     default:
         break;

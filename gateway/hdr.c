@@ -135,6 +135,8 @@ static void add_cookie_header(struct hbuf *b, const struct gw_hdr *h)
     while (p < end) {
         while (p < end && (*p == ' ' || *p == ';'))
             p++;
+        if (p >= end)
+            break;
         const char *e = memchr(p, ';', (size_t)(end - p));
         if (!e)
             e = end;
