@@ -54,6 +54,7 @@ struct gw_up {
 static void up_close(struct gw_up *u);
 static void up_send_head(struct gw_up *u);
 static void up_fail(struct gw_up *u, int status, const char *title, const char *text);
+static bool failover(struct gw_up *old, int status);
 
 int gw_egress_check(struct gw_worker *w, const char *host, const struct sockaddr *addr)
 {
@@ -154,8 +155,11 @@ static void timer_cb(uv_timer_t *t)
 {
     struct gw_up *u = t->data;
     switch (u->state) {
-    case UP_RESOLVING:
     case UP_CONNECTING:
+        if (failover(u, UV_ETIMEDOUT))
+            break; /* egress: the next subnet gets its own connect timeout */
+        /* fall through */
+    case UP_RESOLVING:
     case UP_HANDSHAKE:
         up_fail(u, 504, "Gateway timeout", "The website did not accept a connection in time.");
         break;
