@@ -26,6 +26,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1033,7 +1034,33 @@ static void discovery_start(struct gw_req *r)
 
 /* ---------------- identity to the origin: JWT and JWKS ---------------- */
 
-static _Thread_local struct gw_jwt_key *jwt_key; /* this worker's published signing key */
+/* This worker thread's published signing key, freed when the thread exits. */
+static pthread_key_t jwt_tls;
+static pthread_once_t jwt_once = PTHREAD_ONCE_INIT;
+
+static void jwt_tls_free(void *k)
+{
+    gw_jwt_key_free(k);
+}
+
+static void jwt_tls_init(void)
+{
+    if (pthread_key_create(&jwt_tls, jwt_tls_free) != 0)
+        abort();
+}
+
+static struct gw_jwt_key *jwt_get(void)
+{
+    pthread_once(&jwt_once, jwt_tls_init);
+    return pthread_getspecific(jwt_tls);
+}
+
+static void jwt_set(struct gw_jwt_key *k)
+{
+    pthread_once(&jwt_once, jwt_tls_init);
+    if (pthread_setspecific(jwt_tls, k) != 0)
+        abort();
+}
 
 /* Removes every identity header the device sent (they would impersonate anyone). */
 static void strip_identity(struct gw_req *r)
@@ -1054,7 +1081,7 @@ static void add_identity(struct gw_req *r, const char *host)
     char iss[120];
     snprintf(iss, sizeof iss, "urn:worklink:gateway:%s", F);
     char *jwt =
-        gw_jwt_sign(jwt_key, iss, r->user, r->device_id, F, host, gw_wall_ms(), GW_JWT_TTL_MS);
+        gw_jwt_sign(jwt_get(), iss, r->user, r->device_id, F, host, gw_wall_ms(), GW_JWT_TTL_MS);
     if (jwt == NULL)
         return;
     gw_hdrs_add(&r->arena, &r->hdrs, GW_IDENTITY_HEADER, strlen(GW_IDENTITY_HEADER), jwt,
@@ -1079,16 +1106,16 @@ static void key_published(redisAsyncContext *ac, void *reply, void *priv)
     redisReply *rep = reply;
     bool ok = rep != NULL && rep->type == REDIS_REPLY_INTEGER;
     if (ok && op->key != NULL) {
-        gw_jwt_key_free(jwt_key); /* tokens it signed still verify: its JWK stays published */
-        jwt_key = op->key;
+        gw_jwt_key_free(jwt_get()); /* tokens it signed still verify: its JWK stays published */
+        jwt_set(op->key);
         op->key = NULL;
         WL_INFO(NULL, "fleet %s: identity signing key %s published", fleet(op),
-                gw_jwt_key_id(jwt_key));
+                gw_jwt_key_id(jwt_get()));
     }
     struct gw_req *r = op_reply(op);
     if (r == NULL)
         return;
-    if (!ok || jwt_key == NULL) {
+    if (!ok || jwt_get() == NULL) {
         fail_unavailable(op);
         return;
     }
@@ -1110,7 +1137,8 @@ void gw_ident_fetch(struct gw_req *r)
     }
     int64_t now = gw_wall_ms();
     struct gw_ident *op = op_new(r, OP_PUBLISH);
-    if (jwt_key != NULL && now - gw_jwt_key_created(jwt_key) < GW_JWT_ROTATE_MS) {
+    struct gw_jwt_key *cur = jwt_get();
+    if (cur != NULL && now - gw_jwt_key_created(cur) < GW_JWT_ROTATE_MS) {
         char host[256];
         snprintf(host, sizeof host, "%s", op->host);
         r->ident = NULL;

@@ -252,4 +252,13 @@ der = subprocess.run(["openssl", "x509", "-in", dcert[0], "-outform", "DER"],
 carol_dev = list(e.r.smembers("wl:{%s}:user:carol@example.com:devices" % F))
 fp = e.r.hget("wl:{%s}:device:%s" % (F, carol_dev[0]), "cert_fingerprint") if carol_dev else ""
 c.eq(fp, hashlib.sha256(der).hexdigest(), "device certificate fingerprint recorded")
+
+# ---- the gateway drains cleanly: exit 0, nothing from the sanitizers ----
+rc = t.stop(e.gw)
+c.eq(rc, 0, "gateway exit status after SIGTERM")
+with open(e.gw.stderr_path, errors="replace") as f:
+    log = f.read()
+c.ok("Sanitizer" not in log and "runtime error" not in log,
+     "no sanitizer report in the gateway log: " + log[log.find("Sanitizer") - 100:][:6000]
+     if "Sanitizer" in log else "sanitizer check")
 c.done()
