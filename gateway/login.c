@@ -169,6 +169,21 @@ static const char *fleet(const struct gw_ident *op)
     return op->w->srv->opt->fleet;
 }
 
+/* Per-client budget of one kind of sign-in work (anonymous requests that cost Redis memory or
+ * XML signature checks). True when the request may go on; otherwise answers 429. */
+static bool within_budget(struct gw_ident *op, char kind, double rate, double burst)
+{
+    struct gw_req *r = op->req;
+    char who[80];
+    snprintf(who, sizeof who, "%c|%s", kind, r->conn->sock.peer);
+    if (gw_ident_rate_take(who, gw_wall_ms(), rate, burst))
+        return true;
+    WL_WARN(NULL, "fleet %s: sign-in rate limit (%c) for %s", fleet(op), kind, r->conn->sock.peer);
+    finish_page(op, 429, "Too many sign-in attempts",
+                "Too many sign-in attempts from this device. Wait a moment and try again.");
+    return false;
+}
+
 /* ---------------- the fleet's SAML settings ---------------- */
 
 struct saml_cfg {
@@ -320,6 +335,8 @@ static void login_config(redisAsyncContext *ac, void *reply, void *priv)
 static void login_start(struct gw_req *r)
 {
     struct gw_ident *op = op_new(r, OP_LOGIN);
+    if (!within_budget(op, 'l', 1.0, 20.0))
+        return;
     char ret[1024];
     if (gw_ident_query_param(r->target, r->target_len, "return", ret, sizeof ret) < 0)
         ret[0] = '\0';
@@ -697,6 +714,8 @@ static void acs_body_done(struct gw_ident *op)
 static void acs_start(struct gw_req *r)
 {
     struct gw_ident *op = op_new(r, OP_ACS);
+    if (!within_budget(op, 'a', 1.0, 20.0))
+        return;
     if (r->content_length > GW_ACS_MAX_BODY) {
         finish_page(op, 413, "Payload too large", "The sign-in response is too large.");
         return;
@@ -1005,7 +1024,9 @@ static void disc_code(redisAsyncContext *ac, void *reply, void *priv)
 static void discovery_start(struct gw_req *r)
 {
     struct gw_ident *op = op_new(r, OP_DISCOVERY);
-    if (!gw_ident_rate_take(r->conn->sock.peer, gw_wall_ms(), 0.5, 5.0)) {
+    char who[80];
+    snprintf(who, sizeof who, "d|%s", r->conn->sock.peer);
+    if (!gw_ident_rate_take(who, gw_wall_ms(), 0.5, 5.0)) {
         finish(op, 429, "Content-Type: application/json\r\nRetry-After: 5\r\n",
                "{\"error\":\"TooManyRequests\",\"message\":\"Too many discovery requests; retry "
                "in a few seconds.\"}\n",

@@ -253,6 +253,15 @@ carol_dev = list(e.r.smembers("wl:{%s}:user:carol@example.com:devices" % F))
 fp = e.r.hget("wl:{%s}:device:%s" % (F, carol_dev[0]), "cert_fingerprint") if carol_dev else ""
 c.eq(fp, hashlib.sha256(der).hexdigest(), "device certificate fingerprint recorded")
 
+# ---- anonymous sign-in work is rate limited per client (one connection: one worker) ----
+url = e.url(WIKI, "/_wl/login?return=/")
+p = subprocess.run(["curl", "-sS", "--cacert", e.ca[0], "--cert", dcert[0], "--key", dcert[1],
+                    "--resolve", "%s:%d:127.0.0.1" % (WIKI, e.port), "-o", "/dev/null",
+                    "-w", "%{http_code}\n"] + [url] * 30, capture_output=True, text=True,
+                   timeout=120)
+codes = p.stdout.split()
+c.ok("302" in codes and "429" in codes, "login rate limited per client: %s" % codes)
+
 # ---- the gateway drains cleanly: exit 0, nothing from the sanitizers ----
 rc = t.stop(e.gw)
 c.eq(rc, 0, "gateway exit status after SIGTERM")
