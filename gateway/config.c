@@ -41,6 +41,7 @@ struct gw_config {
     redisContext *sync;
     redisAsyncContext *sub;
     bool sub_ready;
+    uint64_t sub_started; /* uv_now() of the subscriber's connect */
     int64_t version;
     struct cert_entry *certs;
     size_t ncerts;
@@ -617,6 +618,7 @@ static void sub_connect(struct gw_config *cfg)
         return;
     }
     ac->data = cfg;
+    cfg->sub_started = uv_now(&cfg->loop);
     redisLibuvAttach(ac, &cfg->loop);
     redisAsyncSetConnectCallback(ac, on_sub_connect);
     redisAsyncSetDisconnectCallback(ac, on_sub_disconnect);
@@ -627,6 +629,15 @@ static void sub_connect(struct gw_config *cfg)
 static void poll_cb(uv_timer_t *t)
 {
     struct gw_config *cfg = t->data;
+    if (cfg->sub && !cfg->sub_ready && uv_now(&cfg->loop) - cfg->sub_started > 2000) {
+        /* hiredis 0.14's libuv adapter drops poll errors: a failed connect can stall silently */
+        redisAsyncContext *ac = cfg->sub;
+        cfg->sub = NULL;
+        redisAsyncFree(ac);
+        if (!cfg->sub)
+            schedule_retry(cfg);
+        return;
+    }
     if (!cfg->sync)
         return; /* the retry timer is at work */
     redisReply *r = cmd(cfg, "GET wl:{%s}:version", cfg->srv->opt->fleet);

@@ -134,6 +134,7 @@ struct gw_worker {
     struct gw_snapshot *snap;              /* current, owned reference */
     redisAsyncContext *redis;
     bool redis_ready;
+    uint64_t redis_started; /* uv_now() of the last connect attempt */
     uv_timer_t redis_timer;
     uv_timer_t tick;        /* 1 s housekeeping: drain checks, pool expiry */
     uv_check_t flush_check; /* HTTP/2 output is written here, once per loop iteration */
@@ -474,6 +475,8 @@ void gw_session_check(struct gw_req *r, gw_session_cb cb);
 void gw_session_cancel(struct gw_req *r);
 void gw_worker_redis_connect(struct gw_worker *w);
 void gw_worker_redis_dispose(struct gw_worker *w);
+/* Called every tick: abandons a Redis connect that never completed. */
+void gw_worker_redis_watchdog(struct gw_worker *w);
 
 /* ---- render hook (render_hook.c) ---- */
 /* The place where the render stage (issue 5) plugs in: response headers, then body chunks with

@@ -183,18 +183,20 @@ static void on_connect(const redisAsyncContext *ac, int status)
 {
     struct gw_worker *w = ac->data;
     if (status != REDIS_OK) {
+        WL_DEBUG(NULL, "worker %d: redis connect failed: %s", w->id, ac->errstr);
         w->redis = NULL;
         w->redis_ready = false;
         schedule(w);
         return;
     }
+    WL_INFO(NULL, "worker %d: redis connected", w->id);
     w->redis_ready = true;
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status)
 {
-    (void)status;
     struct gw_worker *w = ac->data;
+    WL_INFO(NULL, "worker %d: redis disconnected (%d %s)", w->id, status, ac->errstr);
     w->redis = NULL;
     w->redis_ready = false;
     schedule(w);
@@ -208,18 +210,34 @@ void gw_worker_redis_connect(struct gw_worker *w)
     redisAsyncContext *ac = s->redis_path[0] ? redisAsyncConnectUnix(s->redis_path)
                                              : redisAsyncConnect(s->redis_host, s->redis_port);
     if (!ac || ac->err) {
+        WL_DEBUG(NULL, "worker %d: redis connect failed at once: %s", w->id,
+                 ac ? ac->errstr : "no memory");
         if (ac)
             redisAsyncFree(ac);
         schedule(w);
         return;
     }
     ac->data = w;
+    w->redis_started = uv_now(&w->loop);
     redisLibuvAttach(ac, &w->loop);
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     w->redis = ac;
     if (w->srv->rurl.db)
         redisAsyncCommand(ac, NULL, NULL, "SELECT %d", w->srv->rurl.db);
+}
+
+void gw_worker_redis_watchdog(struct gw_worker *w)
+{
+    /* hiredis 0.14's libuv adapter drops poll errors (status != 0), so a connect that fails with
+     * POLLERR never reports back: give up on a connect that did not finish within a second */
+    if (!w->redis || w->redis_ready || uv_now(&w->loop) - w->redis_started < 1000)
+        return;
+    WL_DEBUG(NULL, "worker %d: redis connect stalled, retrying", w->id);
+    redisAsyncContext *ac = w->redis;
+    w->redis = NULL;
+    redisAsyncFree(ac);
+    schedule(w);
 }
 
 void gw_worker_redis_dispose(struct gw_worker *w)

@@ -105,6 +105,7 @@ static void wake_cb(uv_async_t *a)
 static void tick_cb(uv_timer_t *t)
 {
     struct gw_worker *w = t->data;
+    gw_worker_redis_watchdog(w);
     maybe_done(w);
 }
 
