@@ -29,6 +29,8 @@ INVENTORY = {
          "source_address": "192.0.2.10"},
         {"id": "subnet-0000000c", "vpc": "vpc-0000000b", "cidr": "127.12.0.0/16",
          "source_address": "127.12.0.1"},
+        {"id": "subnet-0000006a", "vpc": "vpc-0000000a", "cidr": "::1/128",
+         "source_address": "::1"},
     ],
     "security_groups": [
         {"id": "sg-0000000a", "vpc": "vpc-0000000a", "egress": [
@@ -41,6 +43,8 @@ INVENTORY = {
             {"protocol": "udp", "from_port": 0, "to_port": 65535, "cidr": "0.0.0.0/0"}]},
         {"id": "sg-0000000e", "vpc": "vpc-0000000b", "egress": [
             {"protocol": "all", "cidr": "0.0.0.0/0"}]},
+        {"id": "sg-0000006a", "vpc": "vpc-0000000a", "egress": [
+            {"protocol": "tcp", "from_port": 1024, "to_port": 65535, "cidr": "::1/128"}]},
     ],
 }
 

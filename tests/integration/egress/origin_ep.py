@@ -3,6 +3,7 @@ usage: origin_ep.py ADDR PORT ACCEPT_LOG [keepalive]. Prints "ready". Every acce
 the peer address to ACCEPT_LOG *before* anything is read, so a refused origin shows an empty
 log. Every request answers "peer=<client address>" with Connection: close (no pooling, so each
 request shows the source address the gateway bound) unless "keepalive" is given."""
+import socket
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -30,6 +31,7 @@ class H(BaseHTTPRequestHandler):
 
 class S(ThreadingHTTPServer):
     daemon_threads = True
+    address_family = socket.AF_INET6 if ":" in ADDR else socket.AF_INET
 
     def verify_request(self, request, client_address):
         with open(LOG, "a") as f:

@@ -48,6 +48,7 @@ c.ok(e.r.hget("wl:{%s}:fleet" % netfix.F, "vpc_id") is None, "refused calls wrot
 ok_port, ok_log = e.start_ep("127.20.0.5")       # inside sg-0000000a
 bad_port, bad_log = e.start_ep("127.30.0.5")     # outside sg-0000000a
 ka_port, ka_log = e.start_ep("127.20.0.9", keepalive=True)  # pooled connections
+v6_port, v6_log = e.start_ep("::1")               # IPv6 origin
 domains = {
     "wiki.example.com": "http://127.20.0.5:%d" % ok_port,
     "secret.example.com": "http://127.30.0.5:%d" % bad_port,
@@ -56,6 +57,7 @@ domains = {
     "mapped-ok.example.com": "http://mapped-ok.internal:%d" % ok_port,
     "meta.example.com": "http://169.254.169.254:80",
     "pool.example.com": "http://127.20.0.9:%d" % ka_port,
+    "v6.example.com": "http://[::1]:%d" % v6_port,
 }
 argv = ["--network", e.inventory, "--connect-timeout-ms", "1500", "--session-cache-ms", "60000"]
 for d, url in domains.items():
@@ -135,6 +137,23 @@ c.ok(st == 502, "live change back: 127.30.0.5 refused again (%d)" % st)
 good, _, err = e.set_network("vpc-0000000a", ["subnet-0000000a"], ["sg-0000000d"])
 st = wait_for(lambda: e.curl("wiki.example.com", "/", token=tok)[0] == 502)
 c.ok(good and st, "a UDP-only rule does not allow TCP to the origin")
+
+# ---- IPv6: the source address is taken from a subnet of the origin's address family ----
+good, _, err = e.set_network("vpc-0000000a", ["subnet-0000000a"], ["sg-0000000a", "sg-0000006a"])
+wait_for(lambda: "address family" in e.curl("v6.example.com", "/", token=tok)[1])
+st, body, *_ = e.curl("v6.example.com", "/", token=tok)
+c.ok(good and st == 502 and "address family" in body,
+     "IPv6 origin without an IPv6 subnet: 502 saying why (%d %s)" % (st, body[:200]))
+good, _, err = e.set_network("vpc-0000000a", ["subnet-0000000a", "subnet-0000006a"],
+                             ["sg-0000000a", "sg-0000006a"])
+c.ok(good, "network with an IPv6 subnet and rule: %s" % err.strip()[-200:])
+c.ok(wait_for(lambda: e.curl("v6.example.com", "/", token=tok)[0] == 200),
+     "IPv6 origin reached")
+v6_ok = all("peer=::1" in e.curl("v6.example.com", "/%d" % i, token=tok)[1] for i in range(3))
+v4_ok = all("peer=127.10.0.1" in e.curl("wiki.example.com", "/%d" % i, token=tok)[1]
+            for i in range(3))
+c.ok(v6_ok and v4_ok, "each origin sees the subnet source of its own family (v6 %s, v4 %s)" % (
+    v6_ok, v4_ok))
 
 # ---- a pooled (keep-alive) origin connection is not reused after the network changes ----
 good, _, err = e.set_network("vpc-0000000a", ["subnet-0000000a"], ["sg-0000000a"])
