@@ -58,6 +58,7 @@ domains = {
     "meta.example.com": "http://169.254.169.254:80",
     "pool.example.com": "http://127.20.0.9:%d" % ka_port,
     "v6.example.com": "http://[::1]:%d" % v6_port,
+    "dns.example.com": "http://localhost:%d" % bad_port,  # system resolver: 127.0.0.1, ::1
 }
 argv = ["--network", e.inventory, "--connect-timeout-ms", "1500", "--session-cache-ms", "60000"]
 for d, url in domains.items():
@@ -104,6 +105,9 @@ c.ok(st == 502 and "security groups do not allow" in body,
      "rebinding (name resolving to a forbidden address) refused (%d)" % st)
 st, body, *_ = e.curl("mapped.example.com", "/", token=tok)
 c.ok(st == 502, "IPv4-mapped IPv6 form of a forbidden address refused (%d)" % st)
+st, body, *_ = e.curl("dns.example.com", "/", token=tok)
+c.ok(st == 502 and "security groups do not allow" in body,
+     "a name whose DNS answers are all forbidden is refused (%d %s)" % (st, body[:120]))
 st, body, *_ = e.curl("mapped-ok.example.com", "/", token=tok)
 c.ok(st == 200 and "peer=127.1" in body,
      "IPv4-mapped IPv6 form of an allowed address judged and dialled as IPv4 (%d %s)" % (
