@@ -4,6 +4,7 @@ a real origin. Then the cases only the gateway can show: replayed assertion, unk
 InResponseTo, tampered response, ACS on another host, reused ticket, open-redirect attempt, no
 session created by any refusal (checked in Redis), SignOutUser ending access, and the device in
 ListDevices / DescribeDevice."""
+import calendar
 import hashlib
 import json
 import os
@@ -187,6 +188,17 @@ while url and hops < 10:
 c.eq(final_loc, "/", "an absolute return URL becomes / (never an open redirect)")
 st, _, body, _ = e.curl(chain, jar=False)
 c.eq(st, 400, "a ticket works once")
+
+# ---- 6b. SessionNotOnOrAfter caps the session ----
+cap = time.gmtime(time.time() + 600)
+st, h, _, _ = e.curl(e.url(WIKI, "/_wl/login?return=/"), jar=False)
+req6, form6 = e.idp_login(h.get("location", [""])[0], user="dave@example.com",
+                          session_not_on_or_after=time.strftime("%Y-%m-%dT%H:%M:%SZ", cap))
+st, _, _, _ = e.curl(e.acs, data=form6, jar=False)
+dsid = list(e.r.smembers("wl:{%s}:user:dave@example.com:sessions" % F))
+dexp = int(e.r.hget("wl:{%s}:session:%s" % (F, dsid[0]), "expires") or 0) if dsid else 0
+c.ok(st == 302 and abs(dexp / 1000 - calendar.timegm(cap)) < 2,
+     "session expiry capped by SessionNotOnOrAfter (%d)" % dexp)
 
 # ---- 7. website authorization provider domain: reachable without a session ----
 st, _, _, _ = e.curl(e.url(IDPDOM, "/hello"), jar=False)
