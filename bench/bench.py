@@ -294,8 +294,24 @@ backend be
 
 # ---------------------------------------------------------------- control + gateway
 
+NETWORK = {"vpcs": [{"id": "vpc-0000000b"}],
+           "subnets": [{"id": "subnet-0000000b", "vpc": "vpc-0000000b", "cidr": "127.0.0.0/8",
+                        "source_address": "127.0.0.1"}],
+           "security_groups": [{"id": "sg-0000000b", "vpc": "vpc-0000000b", "egress": [
+               {"protocol": "tcp", "from_port": 1, "to_port": 65535, "cidr": "127.0.0.0/8"}]}]}
+
+
+def write_network(d):
+    """A network inventory (deploy/network.md) whose one subnet and security group reach the
+    loopback origin, so the gateway runs with its egress policy on, as in production."""
+    path = os.path.join(d, "network.json")
+    with open(path, "w") as f:
+        json.dump(NETWORK, f)
+    return path
+
+
 class Control:
-    def __init__(self, d, build, redis_url, key_file):
+    def __init__(self, d, build, redis_url, key_file, network=None):
         import boto3
         import botocore.config
         creds = t.write_credentials(d, [("bench", AK, SK, ACCOUNT, "full")])
@@ -304,7 +320,8 @@ class Control:
                              "127.0.0.1:%d" % self.port, "--redis", redis_url, "--credentials",
                              creds, "--key-file", key_file, "--rate-limit", "0",
                              "--fleet-create-delay-ms", "100", "--domain-associate-delay-ms",
-                             "100"], stderr_path=os.path.join(d, "control.log"))
+                             "100"] + (["--network", network] if network else []),
+                            stderr_path=os.path.join(d, "control.log"))
         kw = dict(endpoint_url="http://127.0.0.1:%d" % self.port, region_name="us-east-1",
                   aws_access_key_id=AK, aws_secret_access_key=SK,
                   config=botocore.config.Config(retries={"max_attempts": 1}))
@@ -358,11 +375,17 @@ class Gateway:
         self.binary = os.path.join(build, "gateway", "worklink-gateway")
         self.redis_proc, self.redis_url = t.start_redis()
         key_file = t.write_key_file(d)
-        self.ctl = Control(d, build, self.redis_url, key_file)
+        helptext = gateway_help(self.binary)
+        network = write_network(d) if "--network" in helptext else None
+        self.ctl = Control(d, build, self.redis_url, key_file, network)
         fleet = self.ctl.wl.create_fleet(FleetName=FLEET, DisplayName="bench")
         self.fleet_arn = fleet["FleetArn"]
         self.ctl.wait(lambda: self.ctl.wl.describe_fleet_metadata(
             FleetArn=self.fleet_arn)["FleetStatus"], "ACTIVE")
+        if network:
+            self.ctl.wl.update_company_network_configuration(
+                FleetArn=self.fleet_arn, VpcId="vpc-0000000b", SubnetIds=["subnet-0000000b"],
+                SecurityGroupIds=["sg-0000000b"])
         cert = self.ctl.acm.import_certificate(Certificate=open(crt, "rb").read(),
                                                PrivateKey=open(key, "rb").read())
         self.ctl.wl.associate_domain(FleetArn=self.fleet_arn, DomainName=DOMAIN,
@@ -372,12 +395,13 @@ class Gateway:
             FleetArn=self.fleet_arn, DomainName=DOMAIN)["DomainStatus"]
         self.ctl.wait(self.domain_status, "ACTIVE")
         self.token = self.new_session("bench-user", "bench-device")
-        helptext = gateway_help(self.binary)
         self.port, self.admin = t.free_port(), t.free_port()
         argv = [self.binary, "--fleet", FLEET, "--listen", "127.0.0.1:%d" % self.port,
                 "--admin-listen", "127.0.0.1:%d" % self.admin, "--redis", self.redis_url,
                 "--key-file", key_file, "--workers", str(workers)]
         argv += gateway_origin_args(helptext, origin_port)
+        if network:
+            argv += ["--network", network]
         self.argv = argv
         log("gateway:", " ".join(argv))
         self.proc = t.start(argv, timeout=30, stderr_path=os.path.join(d, "gateway.log"))
@@ -410,12 +434,13 @@ class Gateway:
 # ---------------------------------------------------------------- targets and runners
 
 class Target:
-    def __init__(self, name, proc, port, tls=True, h2port=None):
+    def __init__(self, name, proc, port, tls=True, h2port=None, extra=()):
         self.name, self.proc, self.port, self.tls = name, proc, port, tls
         self.h2port = h2port if h2port else port
+        self.extra = list(extra)  # processes whose CPU counts too (the gateway's Redis)
 
     def pids(self):
-        return tree(self.proc.pid)
+        return tree(self.proc.pid) + [p.pid for p in self.extra]
 
     def url(self, path):
         if self.tls:
@@ -668,6 +693,7 @@ def propagation(gw, bench, target, a, what, failures):
 # ---------------------------------------------------------------- audit on
 
 AUDIT_ARN = "arn:aws:kinesis:us-east-1:%s:stream/AmazonWorkLink-bench" % ACCOUNT
+AUDIT_KEY = "wl:audit:AmazonWorkLink-bench"  # docs/redis-schema.md: wl:audit:<stream-name>
 
 
 def audit_phase(gw, bench, target, results, only, a, notes, failures):
@@ -682,10 +708,10 @@ def audit_phase(gw, bench, target, results, only, a, notes, failures):
             subprocess.run(["curl", "-sk", "-o", "/dev/null", "-H", "Authorization: Bearer "
                             + bench.env["BENCH_TOKEN"], target.url("/1k")], timeout=10)
         time.sleep(1)
-        n = gw.redis("XLEN", AUDIT_ARN).strip()
-        if not n.isdigit() or int(n) == 0:
+        n = re.sub(r"\D", "", gw.redis("XLEN", AUDIT_KEY))  # "(integer) 5"
+        if not n or int(n) == 0:
             notes.append("audit on: the gateway wrote no event to the stream %s (audit not "
-                         "implemented yet?): not measured" % AUDIT_ARN)
+                         "implemented yet?): not measured" % AUDIT_KEY)
             return
         for rnd in range(a.rounds):
             for key, fn in (("h1_1k", lambda: bench.wrk(target, "/1k")),
@@ -701,7 +727,7 @@ def audit_phase(gw, bench, target, results, only, a, notes, failures):
                 log("%s round %d gateway+audit: %s" % (key, rnd + 1, json.dumps(r)))
                 if r.get("error") or not r.get("requests") or r.get("errors"):
                     failures.append("%s/gateway+audit: %s" % (key, r.get("error") or "errors"))
-        n2 = gw.redis("XLEN", AUDIT_ARN).strip()
+        n2 = re.sub(r"\D", "", gw.redis("XLEN", AUDIT_KEY))
         notes.append("audit on: %s events in the stream after the audit rounds" % n2)
     finally:
         try:
@@ -974,7 +1000,7 @@ def run(a):
         try:
             gw = Gateway(d, a.build_dir, crt, key, oport, a.workers)
             env["BENCH_TOKEN"] = gw.token
-            targets.append(Target("gateway", gw.proc, gw.port))
+            targets.append(Target("gateway", gw.proc, gw.port, extra=[gw.redis_proc]))
             log("gateway on", gw.port)
         except Exception as e:  # noqa: BLE001 -- report and carry on with the peers
             notes.append("gateway: failed to start: %s" % str(e).splitlines()[0][:300])
