@@ -274,14 +274,16 @@ function importCertForm(ctx, onImported) {
         h('div.actions', button('Import certificate', null, { type: 'submit', primary: true })));
     form.addEventListener('submit', async (ev) => {
         ev.preventDefault();
-        const out = await ctx.act('Certificate imported.', async () => {
+        await ctx.act('Certificate imported.', async () => {
             const c = await readFile(cert, 65536), k = await readFile(key, 65536), ch = await readFile(chain, 2 * 1024 * 1024);
             if (!c || !k) throw new Error('Choose the certificate and its private key first.');
             const input = { Certificate: b64(c), PrivateKey: b64(k) };
             if (ch) input.CertificateChain = b64(ch);
-            return ctx.api.acm('ImportCertificate', input);
+            const r = await ctx.api.acm('ImportCertificate', input);
+            form.reset();
+            await onImported(r.CertificateArn); // e.g. the domain form selects it
+            return r;
         });
-        if (out) { form.reset(); onImported(out.CertificateArn); }
     });
     return form;
 }

@@ -46,7 +46,7 @@ async function newPage(viewport = { width: 1280, height: 900 }) {
     const context = await browser.newContext({ viewport, acceptDownloads: true });
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: BASE });
     const page = await context.newPage();
-    page.setDefaultTimeout(15000);
+    page.setDefaultTimeout(30000);
     page.on('pageerror', (e) => pageErrors.push('pageerror: ' + e.message));
     // API refusals the walk-through provokes (wrong secret, invalid name) are logged by Chromium
     // as failed loads; anything else (CSP violations: "Refused to ...", exceptions) is an error
@@ -79,7 +79,7 @@ async function signIn(page, ak, sk, url = BASE + '/') {
 
 const main = (page) => page.locator('main');
 const status = (page) => page.locator('#status');
-async function expectText(locator, text, what, timeout = 15000) {
+async function expectText(locator, text, what, timeout = 30000) {
     try {
         await locator.filter({ hasText: text }).first().waitFor({ timeout });
         return check(true, what);
@@ -165,6 +165,7 @@ try {
     await page.getByLabel('Certificate chain (PEM, optional)').setInputFiles(F.ca);
     await page.getByRole('button', { name: 'Import certificate' }).click();
     await expectText(status(page), 'Certificate imported', 'certificate imported');
+    await page.waitForFunction(() => document.querySelector('select[name=certificate]').value !== '', null, { timeout: 10000 }).catch(() => {});
     const certArn = await page.getByLabel('Certificate', { exact: true }).inputValue();
     check(certArn.startsWith('arn:aws:acm:'), 'imported certificate selected: ' + certArn);
     await page.getByLabel('Domain name').fill('wiki.example.com');
@@ -208,6 +209,20 @@ try {
     await a11y(page, 'audit');
     await shot(page, '10-audit-logs');
     await checkpoint('audit');
+
+    // ---- Website authorization providers: associate, then disassociate (with confirmation)
+    await section(page, 'Website authorization providers');
+    await page.getByLabel('Domain', { exact: true }).fill('auth.example.com');
+    await page.getByRole('button', { name: 'Associate provider' }).click();
+    await expectText(row(page, 'auth.example.com'), 'SAML', 'provider listed');
+    await a11y(page, 'authps');
+    await shot(page, '10b-authorization-providers');
+    await checkpoint('authp');
+    await row(page, 'auth.example.com').getByRole('radio').check();
+    await page.getByRole('button', { name: 'Disassociate' }).click();
+    await page.locator('dialog[open]').getByRole('button', { name: 'Disassociate' }).click();
+    await expectText(main(page), 'No website authorization providers', 'provider disassociated');
+    await checkpoint('authp-gone');
 
     // ---- User invites: copy the email template
     await section(page, 'User invites');
@@ -261,6 +276,15 @@ try {
     await page.getByRole('link', { name: 'dev-b1' }).click();
     await expectText(page.locator('dl.props'), '2026-11-01', 'device details: patch level');
     await shot(page, '15-device-details');
+
+    // ---- Certificates (ACM): the imported certificate, its details
+    await page.locator('#topnav').getByRole('link', { name: 'Certificates' }).click();
+    await page.getByRole('radio', { name: /^Select arn:aws:acm:/ }).first().check();
+    await page.getByRole('button', { name: 'View details' }).click();
+    await expectText(main(page), 'EC_prime256v1', 'certificate details');
+    await expectText(main(page), 'fleet/getting-started', 'certificate in use by the fleet');
+    await a11y(page, 'certificates');
+    await shot(page, '15b-certificates');
 
     // ---- Pagination of a long list (11 more fleets made by the test)
     await checkpoint('many-fleets');

@@ -4,6 +4,7 @@ redis-server; every step is checked through /usr/bin/aws (and Redis where the ga
 seeded). Also: the console's HTTP answers (headers, CSP, ETag, redirect, 404/405) with plain
 HTTP. Screenshots go to $WL_BUILD_DIR/console-screenshots/. Exit 77 (skipped) only when
 /usr/bin/chromium or npm is not installed."""
+import concurrent.futures
 import hashlib
 import http.client
 import json
@@ -219,6 +220,19 @@ def cp_audit(_):
          "aws: audit stream")
 
 
+def authps():
+    return [(p.get("DomainName"), p.get("AuthorizationProviderType")) for p in
+            wl("list-website-authorization-providers", FLEET).get("WebsiteAuthorizationProviders", [])]
+
+
+def cp_authp(_):
+    c.eq(authps(), [("auth.example.com", "SAML")], "aws: authorization provider")
+
+
+def cp_authp_gone(_):
+    c.eq(authps(), [], "aws: authorization provider disassociated")
+
+
 def cp_invite(data):
     code = wl("describe-fleet-metadata", FLEET).get("CompanyCode")
     c.ok(code and code in data["text"], "copied invite holds aws's company code %s" % code)
@@ -267,8 +281,8 @@ def cp_signed_out(_):
 
 def cp_many(_):
     names = ["fleet-%02d" % i for i in range(1, 11)] + ["ro-fleet"]
-    for n in names:
-        aws("worklink", "create-fleet", "--fleet-name", n)
+    with concurrent.futures.ThreadPoolExecutor(4) as ex:
+        list(ex.map(lambda n: aws("worklink", "create-fleet", "--fleet-name", n), names))
     wait_for(lambda: aws("worklink", "describe-fleet-metadata", "--fleet-arn",
                          arn("ro-fleet")).get("FleetStatus"), "ACTIVE")
     cert = aws("acm", "list-certificates").get("CertificateSummaryList", [{}])[0].get("CertificateArn")
@@ -292,7 +306,7 @@ def cp_deleted(_):
 
 CHECKS = {"fleet": cp_fleet, "idp": cp_idp, "network": cp_network, "domain": cp_domain,
           "ca": cp_ca, "device-policy": cp_device_policy, "audit": cp_audit,
-          "invite": cp_invite, "revoked": cp_revoked, "restored": cp_restored,
+          "authp": cp_authp, "authp-gone": cp_authp_gone, "invite": cp_invite, "revoked": cp_revoked, "restored": cp_restored,
           "seed-devices": cp_seed, "signed-out": cp_signed_out, "many-fleets": cp_many,
           "deleted": cp_deleted}
 
