@@ -117,8 +117,9 @@ export function errorText(e) {
     return e && e.type ? `${e.type}: ${e.message}` : String(e && e.message ? e.message : e);
 }
 
-// A table with a caption and header row. rows: arrays of cells (Node or text).
+// A table with a caption and header row. rows: arrays of cells (Node or text). On a phone each
+// row shows as a card, every cell under its column's name (data-label, see style.css).
 export function table(caption, headers, rows, empty = 'Nothing here yet.') {
     if (!rows.length) return h('p.empty', empty);
-    return h('div.tablewrap', h('table', h('caption', caption), h('thead', h('tr', headers.map((x) => h('th', { scope: 'col' }, x)))), h('tbody', rows.map((r) => h('tr', r.map((c) => h('td', c)))))));
+    return h('div.tablewrap', h('table', h('caption', caption), h('thead', h('tr', headers.map((x) => h('th', { scope: 'col' }, x)))), h('tbody', rows.map((r) => h('tr', r.map((c, i) => h('td', { 'data-label': headers[i] }, c)))))));
 }
