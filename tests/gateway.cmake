@@ -3,7 +3,6 @@ add_executable(gw_test_seal integration/gateway/seal.c)
 target_link_libraries(gw_test_seal PRIVATE wl_common)
 
 wl_integration_test(gateway_e2e integration/gateway/test_e2e.py 600)
-set_tests_properties(gateway_e2e PROPERTIES DEPENDS gw_test_seal)
 wl_integration_test(gateway_live integration/gateway/test_live.py 600)
 wl_integration_test(gateway_stream integration/gateway/test_stream.py 900)
 
