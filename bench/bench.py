@@ -831,6 +831,47 @@ def propagation_text(prop):
     return out
 
 
+def targets_table(r):
+    """The targets of issue 8, judged from one run's medians: Markdown table lines (empty when
+    the gateway or a peer was not measured)."""
+    res = r["results"]
+    try:
+        def med(sc, tg, m):
+            v = [x.get(m) for x in res.get(sc, {}).get(tg, []) if x.get(m) is not None]
+            return statistics.median(v) if v else None
+        lines = []
+        for sc, title in (("h1_1k", "HTTP/1.1 1 KiB"), ("h1_64k", "HTTP/1.1 64 KiB"), ("h1_1m", "HTTP/1.1 1 MiB"), ("h2_1k", "HTTP/2 1 KiB")):
+            n, h, g = (med(sc, t, "per_cpu_s") for t in ("nginx", "haproxy", "gateway"))
+            best = max(n, h)
+            line = "| %s: req per CPU-s >= best peer | %.0f vs %.0f (%s) | %.2f | %s |" % (title, g, best, "nginx" if n >= h else "HAProxy", g / best, "met" if g >= best else "missed by %.0f %%" % (100 * (1 - g / best)))
+            lines.append(line)
+            if sc != "h2_1k":
+                n, h, g = (med(sc, t, "p99_ms") for t in ("nginx", "haproxy", "gateway"))
+                best = min(n, h)
+                lines.append("| %s: p99 <= best peer | %.1f ms vs %.1f ms | %.2f | %s |" % (title, g, best, g / best, "met" if g <= best else "missed (%.2fx)" % (g / best)))
+            else:
+                n, h, g = (med(sc, t, "mean_ms") for t in ("nginx", "haproxy", "gateway"))
+                best = min(n, h)
+                lines.append("| %s: mean latency (h2load has no p99) <= best peer | %.1f ms vs %.1f ms | %.2f | %s |" % (title, g, best, g / best, "met" if g <= best else "missed (%.2fx)" % (g / best)))
+        for sc, title in (("tls_full", "full TLS handshakes"), ("tls_resumed", "resumed TLS handshakes")):
+            n, h, g = (med(sc, t, "per_cpu_s") for t in ("nginx", "haproxy", "gateway"))
+            best = max(n, h)
+            lines.append("| %s per CPU-s >= 0.95 x best | %.0f vs %.0f | %.2f | %s |" % (title, g, best, g / best, "met" if g >= 0.95 * best else "missed by %.0f %%" % (100 * (0.95 - g / best) / 0.95)))
+        n, h, g = (med("idle", t, "kib_per_idle") for t in ("nginx", "haproxy", "gateway"))
+        best = min(n, h)
+        lines.append("| memory per idle TLS connection <= best | %.1f KiB vs %.1f KiB | %.2f | %s |" % (g, best, g / best, "met" if g <= best else "missed by %.1f KiB" % (g - best)))
+        al = [x for x in res.get("idle", {}).get("gateway", [{}])]
+        lines.append("| idle connections kept through the load | %s of %s | | %s |" % (al[0].get("alive_after_load"), al[0].get("opened"), "met" if al[0].get("alive_after_load") == al[0].get("opened") else "missed"))
+        for w in ("revoke", "signout"):
+            p = (r.get("revoke") or {}).get(w) or {}
+            if p.get("all_max_ms") is not None:
+                lines.append("| %s enforced on every worker within 100 ms (p99 = max of %d trials) | %.1f ms | | %s |" % ("Revoke" if w == "revoke" else "Sign-out", len(p["trials"]), p["all_max_ms"], "met" if p["all_max_ms"] <= 100 else "missed"))
+    except (TypeError, ValueError, KeyError, IndexError, ZeroDivisionError):
+        return []
+    return ["| target | gateway vs best peer (medians) | ratio | verdict |",
+            "|---|---|---:|---|"] + lines
+
+
 def render_markdown(rows, names, meta):
     m = meta["machine"]
     out = ["Run %s; %s; %d round(s) x %d s per measurement; %d workers/threads per proxy."
@@ -1102,16 +1143,23 @@ def run(a):
         print(ln)
     for n in notes:
         print("note:", n)
+    report = {"meta": meta, "results": results["scenarios"], "revoke": revoke,
+              "table": [{"scenario": r[0], "metric": r[1], "values": r[2],
+                         "gw_over_nginx": r[3], "gw_over_haproxy": r[4]} for r in rows],
+              "failures": failures}
+    tt = targets_table(report) if "gateway" in names else []
+    if tt:
+        print()
+        print("\n".join(tt))
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"meta": meta, "results": results["scenarios"], "revoke": revoke,
-                       "table": [{"scenario": r[0], "metric": r[1], "values": r[2],
-                                  "gw_over_nginx": r[3], "gw_over_haproxy": r[4]}
-                                 for r in rows], "failures": failures}, f, indent=1)
+            json.dump(report, f, indent=1)
     if a.markdown:
         md = render_markdown(rows, names, meta)
         if prop_lines:
             md += "\n" + "\n".join("- " + ln for ln in prop_lines) + "\n"
+        if tt:
+            md += "\nTargets of issue 8 in this run:\n\n" + "\n".join(tt) + "\n"
         with open(a.markdown, "w") as f:
             f.write(md)
     if failures:
