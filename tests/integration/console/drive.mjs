@@ -42,12 +42,19 @@ const browser = await chromium.launch({
     // playwright gives each launch a fresh, temporary --user-data-dir of its own
 });
 const pageErrors = [];
+const leaks = [];
 async function newPage(viewport = { width: 1280, height: 900 }) {
     const context = await browser.newContext({ viewport, acceptDownloads: true });
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: BASE });
     const page = await context.newPage();
     page.setDefaultTimeout(30000);
     page.on('pageerror', (e) => pageErrors.push('pageerror: ' + e.message));
+    // the secret never leaves the page: not in a URL, a header or a body of any request
+    page.on('request', (r) => {
+        const all = r.url() + JSON.stringify(r.headers()) + (r.postData() || '');
+        for (const secret of [F.admin[1], F.readonly[1], 'not-the-secret'])
+            if (all.includes(secret)) leaks.push(r.method() + ' ' + r.url());
+    });
     // API refusals the walk-through provokes (wrong secret, invalid name) are logged by Chromium
     // as failed loads; anything else (CSP violations: "Refused to ...", exceptions) is an error
     page.on('console', (m) => {
@@ -354,6 +361,7 @@ try {
 } catch (e) {
     check(false, 'browser run: ' + (e && e.stack ? e.stack : e));
 }
+check(leaks.length === 0, 'no request carries a secret: ' + JSON.stringify(leaks.slice(0, 5)));
 check(pageErrors.length === 0, 'no script errors or CSP violations: ' + JSON.stringify(pageErrors.slice(0, 5)));
 await browser.close();
 console.log(`DONE ${checks} ${failures}`);

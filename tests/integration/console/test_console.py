@@ -173,6 +173,9 @@ def cp_fleet(_):
     m = wl("describe-fleet-metadata", FLEET)
     c.eq((m.get("FleetStatus"), m.get("DisplayName")), ("ACTIVE", "Getting Started"),
          "aws: fleet ACTIVE with its display name")
+    trail = redis("XREVRANGE", "wl:cloudtrail", "+", "-", "COUNT", "200")
+    c.ok("CreateFleet" in trail and "Chrome" in trail and "AKIDCONSOLEADMIN0001" in trail,
+         "CloudTrail records the console's CreateFleet (browser user agent, admin's key)")
 
 
 def cp_idp(data):
