@@ -1,7 +1,7 @@
 /* ops_idp.c - UpdateIdentityProviderConfiguration, DescribeIdentityProviderConfiguration.
  *
- * The IdP metadata is parsed with libxml2 just enough to refuse what is not SAML IdP metadata
- * (not well-formed XML, a DTD, no md:IDPSSODescriptor); full SAML handling is the gateway's.
+ * The IdP metadata is checked with the SAML core's parser (gateway/saml), the same one the
+ * gateway signs in with, so what control accepts is what sign-in can use.
  * The fleet's service-provider side is generated here with wl_saml (gateway/saml): a per-fleet
  * RSA-2048 signing key and self-signed certificate (RSA-SHA256 redirect signatures are what every
  * IdP verifies; the key envelope-sealed with aad "F/sp") and the SP metadata: EntityDescriptor
@@ -10,8 +10,6 @@
  * cfg->gateway_url_base with "%s" replaced by the fleet name. */
 #include "ops.h"
 
-#include <libxml/parser.h>
-#include <libxml/tree.h>
 #include <openssl/bn.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -26,51 +24,21 @@
 #include "saml.h"
 #include "store.h"
 
-#define MD_NS "urn:oasis:names:tc:SAML:2.0:metadata"
 #define DEFAULT_BASE "https://%s.gateway.worklink.local"
 #define SP_CERT_DAYS 3650
 
-static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
-
-static void xml_init(void)
-{
-    xmlInitParser();
-}
-
-static int has_idp_descriptor(const xmlNode *n)
-{
-    for (; n != NULL; n = n->next) {
-        if (n->type != XML_ELEMENT_NODE)
-            continue;
-        if (xmlStrcmp(n->name, (const xmlChar *)"IDPSSODescriptor") == 0 && n->ns != NULL &&
-            xmlStrcmp(n->ns->href, (const xmlChar *)MD_NS) == 0)
-            return 1;
-        if (has_idp_descriptor(n->children))
-            return 1;
-    }
-    return 0;
-}
-
-/* Checks the IdP metadata; 0 or -1 after ctl_error(InvalidRequestException). */
+/* Checks the IdP metadata with the SAML core (the parser the gateway signs in with): well-formed,
+ * no DTD, an IDPSSODescriptor with a SingleSignOnService and at least one X.509 signing
+ * certificate. 0, or -1 after ctl_error(InvalidRequestException) carrying the parser's detail. */
 static int idp_metadata_check(struct ctl_ctx *ctx, const char *xml)
 {
-    size_t len = strlen(xml);
-    xmlDoc *doc = xmlReadMemory(xml, (int)len, "idp-metadata.xml", NULL,
-                                XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-    int rc = 0;
-    if (doc == NULL)
-        return ctl_error(ctx, "InvalidRequestException",
-                         "IdentityProviderSamlMetadata is not well-formed XML");
-    if (doc->intSubset != NULL || doc->extSubset != NULL)
-        rc = ctl_error(ctx, "InvalidRequestException",
-                       "IdentityProviderSamlMetadata must not contain a DTD");
-    else if (!has_idp_descriptor(xmlDocGetRootElement(doc)))
-        rc = ctl_error(ctx, "InvalidRequestException",
-                       "IdentityProviderSamlMetadata has no md:IDPSSODescriptor element (namespace "
-                       "%s)",
-                       MD_NS);
-    xmlFreeDoc(doc);
-    return rc;
+    struct wl_saml_idp *idp = NULL;
+    char detail[WL_SAML_DETAIL_MAX];
+    if (wl_saml_idp_parse(xml, strlen(xml), &idp, detail, sizeof detail) != 0)
+        return ctl_error(ctx, "InvalidRequestException", "IdentityProviderSamlMetadata: %s",
+                         detail);
+    wl_saml_idp_free(idp);
+    return 0;
 }
 
 /* The gateway base URL of fleet F (cfg->gateway_url_base with "%s" -> F). New string. */
@@ -96,7 +64,6 @@ int ctl_op_update_idp(struct ctl_ctx *ctx, json_t *in, json_t **out)
     char *base = NULL, *entity = NULL, *acs = NULL, *md = NULL;
     char *cert = NULL, *key = NULL, *sealed = NULL, aad[80], detail[WL_SAML_DETAIL_MAX];
     int rc = -1;
-    pthread_once(&xml_once, xml_init);
     if (wl_saml_global_init() != 0)
         return ctl_error(ctx, "InternalServerErrorException", "SAML library initialisation failed");
     if (type == NULL || strcmp(type, "SAML") != 0)

@@ -74,7 +74,7 @@ fi
 
 build/control/worklink-control --listen 127.0.0.1:"$CONTROL_PORT" --redis "$WL_REDIS_URL" \
   --credentials "$DEMO/credentials" --key-file "$DEMO/master.key" \
-  --gateway-url-base "https://%s.gateway.localhost:$GATEWAY_PORT" \
+  --gateway-url-base "https://wiki.demo.internal:$GATEWAY_PORT/_wl/%s" \
   >"$DEMO/control.out" 2>"$DEMO/control.log" &
 pids+=($!)
 wait_ready "$DEMO/control.out"

@@ -320,11 +320,26 @@ out = ok("describe removed device policy",
 c.ok("DeviceCaCertificate" not in out, "device policy removed")
 
 # ---- identity provider ----
+idp_signing = t.make_ca(d, "IdP signing")
+with open(idp_signing[0]) as f:
+    IDP_CERT_B64 = "".join(l.strip() for l in f if "-----" not in l)
 IDP = ('<?xml version="1.0"?>\n<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata"'
+       ' xmlns:ds="http://www.w3.org/2000/09/xmldsig#"'
        ' entityID="https://idp.example.com/saml"><md:IDPSSODescriptor '
-       'protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:SingleSignOnService '
+       'protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">'
+       '<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>' +
+       IDP_CERT_B64 + '</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>'
+       '<md:SingleSignOnService '
        'Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" '
        'Location="https://idp.example.com/sso"/></md:IDPSSODescriptor></md:EntityDescriptor>\n')
+NO_KEY_IDP = IDP.replace(IDP[IDP.index("<md:KeyDescriptor"):IDP.index("</md:KeyDescriptor>") +
+                             len("</md:KeyDescriptor>")], "")
+err = fails("IdP metadata without a signing certificate", "InvalidRequestException",
+            *wl("update-identity-provider-configuration", "--fleet-arn", arn("corp"),
+                "--identity-provider-type", "SAML", "--identity-provider-saml-metadata",
+                NO_KEY_IDP))
+c.ok("IdentityProviderSamlMetadata" in err and "certificate" in err,
+     "message names the member and the missing certificate: %r" % err[-300:])
 fails("IdP metadata that is not XML", "InvalidRequestException",
       *wl("update-identity-provider-configuration", "--fleet-arn", arn("corp"),
           "--identity-provider-type", "SAML", "--identity-provider-saml-metadata", "not <xml"))
@@ -332,7 +347,7 @@ err = fails("IdP metadata without IDPSSODescriptor", "InvalidRequestException",
             *wl("update-identity-provider-configuration", "--fleet-arn", arn("corp"),
                 "--identity-provider-type", "SAML", "--identity-provider-saml-metadata",
                 "<x:a xmlns:x='urn:x'/>"))
-c.ok("IDPSSODescriptor" in err, "message names IDPSSODescriptor")
+c.ok("IdentityProviderSamlMetadata: IdP metadata" in err, "message names the member and says why: %r" % err[-300:])
 ok("update-identity-provider-configuration",
    *wl("update-identity-provider-configuration", "--fleet-arn", arn("corp"),
        "--identity-provider-type", "SAML", "--identity-provider-saml-metadata", IDP))

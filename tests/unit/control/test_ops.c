@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "op.h"
+#include "saml.h"
 
 static pid_t redis_pid;
 static int redis_port;
@@ -465,10 +466,46 @@ static void test_fleet_config(void **state)
                   json_pack("{s:s, s:s, s:s}", "FleetArn", fa, "IdentityProviderType", "SAML",
                             "IdentityProviderSamlMetadata", "<a xmlns='x'/>")),
                "InvalidRequestException");
-    const char *idp = "<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" "
-                      "entityID=\"https://idp.example.com\"><md:IDPSSODescriptor "
-                      "protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\"/>"
-                      "</md:EntityDescriptor>";
+    /* IdP metadata with a signing certificate (made here with the SAML core's generator) */
+    char *idp_key = NULL, *idp_cert = NULL, detail[256];
+    assert_int_equal(wl_saml_sp_credentials_new("idp.example.com", 30, &idp_key, &idp_cert, detail,
+                                                sizeof detail),
+                     0);
+    char b64[4096] = "";
+    for (const char *l = idp_cert; *l;) {
+        const char *e = strchr(l, '\n');
+        size_t n = e ? (size_t)(e - l) : strlen(l);
+        if (n && strncmp(l, "-----", 5) != 0)
+            strncat(b64, l, n);
+        l += n + (e ? 1 : 0);
+    }
+    char idp_no_key[1024], idp[6144];
+    snprintf(
+        idp_no_key, sizeof idp_no_key, "%s",
+        "<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" "
+        "entityID=\"https://idp.example.com\"><md:IDPSSODescriptor "
+        "protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">"
+        "<md:SingleSignOnService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\""
+        " Location=\"https://idp.example.com/sso\"/></md:IDPSSODescriptor>"
+        "</md:EntityDescriptor>");
+    snprintf(
+        idp, sizeof idp,
+        "<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" "
+        "xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" "
+        "entityID=\"https://idp.example.com\"><md:IDPSSODescriptor "
+        "protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">"
+        "<md:KeyDescriptor use=\"signing\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>%s"
+        "</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"
+        "<md:SingleSignOnService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\""
+        " Location=\"https://idp.example.com/sso\"/></md:IDPSSODescriptor>"
+        "</md:EntityDescriptor>",
+        b64);
+    free(idp_key);
+    free(idp_cert);
+    expect_err(wl("UpdateIdentityProviderConfiguration",
+                  json_pack("{s:s, s:s, s:s}", "FleetArn", fa, "IdentityProviderType", "SAML",
+                            "IdentityProviderSamlMetadata", idp_no_key)),
+               "InvalidRequestException");
     expect_done(wl("UpdateIdentityProviderConfiguration",
                    json_pack("{s:s, s:s, s:s}", "FleetArn", fa, "IdentityProviderType", "SAML",
                              "IdentityProviderSamlMetadata", idp)));
