@@ -1,8 +1,8 @@
 """Device audit stream end to end: UpdateAuditStreamConfiguration through the AWS CLI, then one
 complete event per device request in the Redis Stream named after the ARN (checked field by
-field against what each request was); Redis holding writes (CLIENT PAUSE WRITE) or killed during
-traffic loses no event up to the queue bound (--audit-queue), drops beyond it are counted in /metrics and logged;
-removing the configuration stops the events."""
+field against what each request was); Redis holding writes (CLIENT PAUSE WRITE) or killed
+during traffic loses no event up to the queue bound (--audit-queue), drops beyond it are counted
+in /metrics and logged; removing the configuration stops the events."""
 import json
 import os
 import socket
