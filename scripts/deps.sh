@@ -5,7 +5,7 @@ set -euo pipefail
 PKGS=(
   build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
   libssl-dev libuv1-dev libnghttp2-dev libjansson-dev libhiredis-dev libpcre2-dev
-  libxml2-dev libxmlsec1-dev xmlsec1 zlib1g-dev libcmocka-dev
+  libxml2-dev libxmlsec1-dev xmlsec1 zlib1g-dev libbrotli-dev libcmocka-dev
   redis-server openssl curl nghttp2-client awscli python3 python3-boto3 python3-redis
   python3-cryptography python3-pysaml2 wrk nginx-light haproxy chromium
 )
