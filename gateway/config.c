@@ -390,6 +390,8 @@ static struct gw_snapshot *load(struct gw_config *cfg, char *err, size_t errlen)
                 : gw_egress_new(NULL, NULL, NULL, NULL);
     const char *audit_arn = s->fleet_exists ? hfield(fleet, "audit_stream_arn") : NULL;
     s->audit_stream = gw_audit_stream_key(audit_arn);
+    const char *downloads = s->fleet_exists ? hfield(fleet, "downloads") : NULL;
+    s->downloads_blocked = downloads && strcmp(downloads, "block") == 0; /* render_hook.c */
     if (audit_arn && *audit_arn && !s->audit_stream)
         WL_WARN(NULL, "fleet %s: audit_stream_arn %s is not a Kinesis stream ARN: no audit events",
                 F, audit_arn);

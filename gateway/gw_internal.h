@@ -66,6 +66,7 @@ struct gw_snapshot {
     char redis_path[256];
     struct gw_egress *egress; /* owned; NULL: no --network (egress unrestricted), egress.h */
     char *audit_stream;       /* owned; Redis key of the audit stream, NULL: no audit (audit.h) */
+    bool downloads_blocked;   /* fleet's `downloads` is `block` (render_hook.c) */
 };
 
 struct gw_snapshot *gw_snapshot_new(void);
@@ -366,6 +367,8 @@ struct gw_req {
     bool out_eof;
     bool deferred;
     struct gw_list link; /* conn's request list (h2) */
+    /* render_hook.c: per-response render state (stream, cookie jar), NULL when none */
+    struct gw_render *render;
 };
 
 struct gw_req *gw_req_new(struct gw_conn *c, int32_t stream_id);
@@ -484,6 +487,11 @@ void gw_worker_redis_watchdog(struct gw_worker *w);
 void gw_render_headers(struct gw_req *r, int *status, struct gw_hdrs *h);
 void gw_render_body(struct gw_req *r, const char *data, size_t len);
 void gw_render_end(struct gw_req *r);
+/* After the session check, before the origin fetch: Accept-Encoding toward the origin, the
+ * session's cookie jar loaded (asynchronously) into the Cookie header; then gw_ident_fetch. */
+void gw_render_request(struct gw_req *r);
+/* Frees the render state of r (stream, jar; cancels a jar load in flight). */
+void gw_render_dispose(struct gw_req *r);
 
 /* ---- workers (worker.c) and admin (admin.c) ---- */
 int gw_worker_start(struct gw_server *srv, int id, char *err, size_t errlen);

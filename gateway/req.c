@@ -92,6 +92,7 @@ void gw_req_free(struct gw_req *r)
         return;
     gw_session_cancel(r);
     gw_ident_cancel(r);
+    gw_render_dispose(r);
     if (r->up) {
         gw_up_detach(r->up);
         r->up = NULL;
@@ -484,7 +485,7 @@ static void on_session(struct gw_req *r, int result)
     r->authorized = true;
     if (r->expect_continue && r->conn->proto == GW_PROTO_H1 && !r->body_done)
         gw_h1_resp_head(r, 100, "HTTP/1.1 100 Continue\r\n\r\n", 25);
-    gw_ident_fetch(r); /* identity JWT for the origin, then gw_up_fetch */
+    gw_render_request(r); /* cookie jar, then gw_ident_fetch: identity JWT, gw_up_fetch */
 }
 
 /* Finds the session token: our cookie, or Authorization: Bearer. */
