@@ -1064,10 +1064,53 @@ static void jwt_tls_free(void *k)
     gw_jwt_key_free(k);
 }
 
+/* Per worker: identity JWTs already signed, reused for JWT_REUSE_MS (a token lives
+ * GW_JWT_TTL_MS, so a reused one still has most of its life). ECDSA signing per request was the
+ * gateway's largest CPU cost on keep-alive loads (bench/README.md). Keyed by signing key id, user,
+ * device and domain, so a rotated key or another audience never reuses a token. */
+#define JWT_CACHE_SLOTS 1024
+#define JWT_REUSE_MS (60LL * 1000)
+
+struct jwt_cache_ent {
+    char *id; /* "kid\nuser\ndevice\nhost" */
+    char *jwt;
+    int64_t issued;
+};
+
+struct jwt_cache {
+    struct jwt_cache_ent e[JWT_CACHE_SLOTS];
+};
+
+static pthread_key_t jwt_cache_tls;
+
+static void jwt_cache_free(void *p)
+{
+    struct jwt_cache *c = p;
+    for (size_t i = 0; i < JWT_CACHE_SLOTS; i++) {
+        free(c->e[i].id);
+        free(c->e[i].jwt);
+    }
+    free(c);
+}
+
 static void jwt_tls_init(void)
 {
-    if (pthread_key_create(&jwt_tls, jwt_tls_free) != 0)
+    if (pthread_key_create(&jwt_tls, jwt_tls_free) != 0 ||
+        pthread_key_create(&jwt_cache_tls, jwt_cache_free) != 0)
         abort();
+}
+
+/* This worker's token cache (created on first use). */
+static struct jwt_cache *jwt_cache_get(void)
+{
+    pthread_once(&jwt_once, jwt_tls_init);
+    struct jwt_cache *c = pthread_getspecific(jwt_cache_tls);
+    if (c == NULL) {
+        c = calloc(1, sizeof *c);
+        if (c == NULL || pthread_setspecific(jwt_cache_tls, c) != 0)
+            abort();
+    }
+    return c;
 }
 
 static struct gw_jwt_key *jwt_get(void)
@@ -1101,13 +1144,32 @@ static void add_identity(struct gw_req *r, const char *host)
     const char *F = r->conn->w->srv->opt->fleet;
     char iss[120];
     snprintf(iss, sizeof iss, "urn:worklink:gateway:%s", F);
-    char *jwt =
-        gw_jwt_sign(jwt_get(), iss, r->user, r->device_id, F, host, gw_wall_ms(), GW_JWT_TTL_MS);
-    if (jwt == NULL)
+    const struct gw_jwt_key *k = jwt_get();
+    char id[1200];
+    int n = snprintf(id, sizeof id, "%s\n%s\n%s\n%s", gw_jwt_key_id(k), r->user,
+                     r->device_id ? r->device_id : "", host);
+    if (n < 0 || (size_t)n >= sizeof id)
         return;
-    gw_hdrs_add(&r->arena, &r->hdrs, GW_IDENTITY_HEADER, strlen(GW_IDENTITY_HEADER), jwt,
-                strlen(jwt));
-    free(jwt);
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const char *p = id; *p; p++)
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    struct jwt_cache_ent *e = &jwt_cache_get()->e[h % JWT_CACHE_SLOTS];
+    int64_t now = gw_wall_ms();
+    if (e->id == NULL || strcmp(e->id, id) != 0 || now - e->issued >= JWT_REUSE_MS) {
+        char *jwt = gw_jwt_sign(k, iss, r->user, r->device_id, F, host, now, GW_JWT_TTL_MS);
+        char *idc = jwt ? strdup(id) : NULL;
+        if (idc == NULL) {
+            free(jwt);
+            return;
+        }
+        free(e->id);
+        free(e->jwt);
+        e->id = idc;
+        e->jwt = jwt;
+        e->issued = now;
+    }
+    gw_hdrs_add(&r->arena, &r->hdrs, GW_IDENTITY_HEADER, strlen(GW_IDENTITY_HEADER), e->jwt,
+                strlen(e->jwt));
 }
 
 static const char publish_lua[] =
