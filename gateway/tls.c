@@ -150,6 +150,8 @@ static void configure_server(struct gw_server *srv, SSL_CTX *ctx)
     SSL_CTX_set_num_tickets(ctx, 1);
     SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"wlgw", 4);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    /* idle connections give their record buffers back (as nginx and HAProxy do) */
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 }
 
 SSL_CTX *gw_tls_base_ctx_new(struct gw_server *srv, char *err, size_t errlen)
