@@ -524,4 +524,8 @@ static inline bool gw_list_empty(const struct gw_list *l)
 }
 #define GW_CONTAINER(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
+/* Percent-encodes s[0..n) into out (cap bytes, always NUL-terminated, cut short rather than
+ * overflow), keeping unreserved characters and '/': for the login redirect's return path. */
+void gw_url_encode(char *out, size_t cap, const char *s, size_t n);
+
 #endif

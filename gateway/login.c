@@ -864,31 +864,13 @@ static void ticket_start(struct gw_req *r)
 
 /* ---------------- authorization providers and denial ---------------- */
 
-static void url_encode(char *out, size_t cap, const char *s, size_t n)
-{
-    static const char hx[] = "0123456789ABCDEF";
-    size_t o = 0;
-    for (size_t i = 0; i < n && o + 4 < cap; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-            ch == '-' || ch == '_' || ch == '.' || ch == '~' || ch == '/') {
-            out[o++] = (char)ch;
-        } else {
-            out[o++] = '%';
-            out[o++] = hx[ch >> 4];
-            out[o++] = hx[ch & 15];
-        }
-    }
-    out[o] = '\0';
-}
-
 /* No session: HTML navigation goes to the login page, anything else gets 401. */
 static void deny(struct gw_ident *op)
 {
     struct gw_req *r = op->req;
     if (r->wants_html && r->method_len == 3 && memcmp(r->method, "GET", 3) == 0) {
         char ret[3000], hdr[3200];
-        url_encode(ret, sizeof ret, r->target, r->target_len < 900 ? r->target_len : 900);
+        gw_url_encode(ret, sizeof ret, r->target, r->target_len < 900 ? r->target_len : 900);
         snprintf(hdr, sizeof hdr, "Location: %s?return=%s\r\n", GW_LOGIN_PATH, ret);
         finish(op, 302, hdr, NULL, 0);
         return;

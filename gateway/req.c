@@ -438,7 +438,7 @@ void gw_req_body_drained(struct gw_req *r)
 
 /* ---------------- checks ---------------- */
 
-static void url_encode(char *out, size_t cap, const char *s, size_t n)
+void gw_url_encode(char *out, size_t cap, const char *s, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";
     size_t o = 0;
@@ -461,8 +461,8 @@ static void deny(struct gw_req *r)
     if (gw_ident_no_session(r))
         return; /* website authorization provider domain lookup: fetches or denies */
     if (r->wants_html && r->method_len == 3 && memcmp(r->method, "GET", 3) == 0) {
-        char ret[1024], hdr[1400];
-        url_encode(ret, sizeof ret, r->target, r->target_len < 900 ? r->target_len : 900);
+        char ret[3000], hdr[3200];
+        gw_url_encode(ret, sizeof ret, r->target, r->target_len < 900 ? r->target_len : 900);
         snprintf(hdr, sizeof hdr, "Location: %s?return=%s\r\n", GW_LOGIN_PATH, ret);
         page(r, 302, hdr, "Sign-in required", "Sign in to continue to this site.");
         return;
