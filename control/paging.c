@@ -38,12 +38,16 @@ char *ctl_page_token_encode(const struct ctl_ctx *ctx, const char *scope, const 
     size_t llen = strlen(last);
     size_t rawlen = CHECK_LEN + llen;
     unsigned char *raw = malloc(rawlen);
-    char *b64 = malloc(4 * ((rawlen + 2) / 3) + 1);
-    if (raw == NULL || b64 == NULL) {
+    /* "P" + base64url: a token never starts with '-', which command-line parsers (the AWS
+     * CLI's among them) would take for an option */
+    char *tok = malloc(4 * ((rawlen + 2) / 3) + 2);
+    char *b64 = tok ? tok + 1 : NULL;
+    if (raw == NULL || tok == NULL) {
         free(raw);
-        free(b64);
+        free(tok);
         return NULL;
     }
+    tok[0] = 'P';
     check_value(ctx, scope, last, llen, raw);
     memcpy(raw + CHECK_LEN, last, llen);
     int n = EVP_EncodeBlock((unsigned char *)b64, raw, (int)rawlen);
@@ -57,7 +61,7 @@ char *ctl_page_token_encode(const struct ctl_ctx *ctx, const char *scope, const 
         else if (*p == '/')
             *p = '_';
     }
-    return b64;
+    return tok;
 }
 
 int ctl_page_token_decode(struct ctl_ctx *ctx, const char *scope, const char *token, char **last)
@@ -67,7 +71,11 @@ int ctl_page_token_decode(struct ctl_ctx *ctx, const char *scope, const char *to
     char *b64 = NULL;
     unsigned char *raw = NULL;
     int rc = -1;
-    if (tlen == 0 || tlen > 4 * ((CHECK_LEN + LAST_MAX + 2) / 3) || tlen % 4 == 1)
+    if (tlen < 2 || token[0] != 'P')
+        goto bad;
+    token++;
+    tlen--;
+    if (tlen > 4 * ((CHECK_LEN + LAST_MAX + 2) / 3) || tlen % 4 == 1)
         goto bad;
     b64 = malloc(tlen + 4);
     raw = malloc(tlen + 4);
