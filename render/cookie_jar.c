@@ -391,7 +391,10 @@ int rnd_jar_set(struct rnd_jar *j, const char *sc, size_t n, int https, const ch
     }
     int persistent = expires != INT64_MAX || have_maxage;
     if (have_maxage)
-        expires = maxage <= 0 ? INT64_MIN : now + maxage * 1000;
+        /* RFC 6265 5.2.2: a huge Max-Age means "the latest representable time" */
+        expires = maxage <= 0                             ? INT64_MIN
+                  : maxage > (INT64_MAX - now) / 1000 - 1 ? INT64_MAX - 1
+                                                          : now + maxage * 1000;
     struct rnd_cookie c;
     memset(&c, 0, sizeof c);
     int bad = 0;

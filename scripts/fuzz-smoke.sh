@@ -23,7 +23,7 @@ for p in "${pairs[@]}"; do
   bin=$(find "$BUILD" -type f -name "$name" -perm -u+x | head -n 1)
   work=$(mktemp -d)
   cp -r "$corpus"/. "$work"/
-  if "$bin" -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 -print_final_stats=0 \
+  if "$bin" -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 -artifact_prefix="$work/" \
        "$work" >"$work.log" 2>&1; then
     echo "fuzz $name: ${SECS}s, $(grep -o 'DONE.*' "$work.log" | head -c 80)"
   else
