@@ -5,6 +5,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "strbuf.h"
+
 struct rnd_jar {
     struct rnd_cookie *c;
     size_t n, cap;
@@ -489,30 +491,7 @@ char *rnd_jar_cookie_header(struct rnd_jar *j, int https, const char *host, cons
 
 /* ---- serialisation ---- */
 
-struct sb {
-    char *p;
-    size_t len, cap;
-};
-
-static void sb_add(struct sb *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        b->cap = (b->len + n + 1) * 2;
-        b->p = realloc(b->p, b->cap);
-        if (!b->p)
-            abort();
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
-}
-
-static void sb_str(struct sb *b, const char *s)
-{
-    sb_add(b, s, strlen(s));
-}
-
-static void sb_i64(struct sb *b, int64_t v)
+static void sb_i64(struct rnd_sb *b, int64_t v)
 {
     char tmp[24];
     int n = 0;
@@ -522,43 +501,43 @@ static void sb_i64(struct sb *b, int64_t v)
         u /= 10;
     } while (u);
     if (v < 0)
-        sb_add(b, "-", 1);
+        rnd_sb_add(b, "-", 1);
     while (n)
-        sb_add(b, &tmp[--n], 1);
+        rnd_sb_add(b, &tmp[--n], 1);
 }
 
 char *rnd_jar_serialize(const struct rnd_jar *j, int64_t now, size_t *len)
 {
     static const char ssc[] = "dlsn";
-    struct sb b = {0};
-    sb_str(&b, "WLJAR1\n");
+    struct rnd_sb b = {0};
+    rnd_sb_str(&b, "WLJAR1\n");
     for (size_t i = 0; i < j->n; i++) {
         const struct rnd_cookie *c = &j->c[i];
         if (c->expires <= now)
             continue;
-        sb_str(&b, c->name);
-        sb_add(&b, "\t", 1);
-        sb_str(&b, c->value);
-        sb_add(&b, "\t", 1);
-        sb_str(&b, c->domain);
-        sb_add(&b, "\t", 1);
-        sb_str(&b, c->path);
-        sb_add(&b, "\t", 1);
+        rnd_sb_str(&b, c->name);
+        rnd_sb_add(&b, "\t", 1);
+        rnd_sb_str(&b, c->value);
+        rnd_sb_add(&b, "\t", 1);
+        rnd_sb_str(&b, c->domain);
+        rnd_sb_add(&b, "\t", 1);
+        rnd_sb_str(&b, c->path);
+        rnd_sb_add(&b, "\t", 1);
         sb_i64(&b, c->expires);
-        sb_add(&b, "\t", 1);
+        rnd_sb_add(&b, "\t", 1);
         sb_i64(&b, c->created);
-        sb_add(&b, "\t", 1);
+        rnd_sb_add(&b, "\t", 1);
         if (c->host_only)
-            sb_add(&b, "h", 1);
+            rnd_sb_add(&b, "h", 1);
         if (c->secure)
-            sb_add(&b, "s", 1);
+            rnd_sb_add(&b, "s", 1);
         if (c->http_only)
-            sb_add(&b, "o", 1);
+            rnd_sb_add(&b, "o", 1);
         if (c->persistent)
-            sb_add(&b, "p", 1);
-        sb_add(&b, "\t", 1);
-        sb_add(&b, &ssc[c->same_site], 1);
-        sb_add(&b, "\n", 1);
+            rnd_sb_add(&b, "p", 1);
+        rnd_sb_add(&b, "\t", 1);
+        rnd_sb_add(&b, &ssc[c->same_site], 1);
+        rnd_sb_add(&b, "\n", 1);
     }
     *len = b.len;
     return b.p;

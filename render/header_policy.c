@@ -6,6 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "strbuf.h"
+
 static int lc(int c)
 {
     return (c >= 'A' && c <= 'Z') ? c + 32 : c;
@@ -126,31 +128,7 @@ static void add_s(struct rnd_hp_result *r, size_t *cap, const char *name, const 
     add(r, cap, name, strlen(name), value, strlen(value));
 }
 
-/* A string builder in memory owned by the result. */
-struct sb {
-    char *p;
-    size_t len, cap;
-};
-
-static void sb_add(struct sb *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        b->cap = (b->len + n + 1) * 2;
-        b->p = realloc(b->p, b->cap);
-        if (!b->p)
-            abort();
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
-}
-
-static void sb_adds(struct sb *b, const char *s)
-{
-    sb_add(b, s, strlen(s));
-}
-
-static const char *sb_own(struct rnd_hp_result *r, struct sb *b)
+static const char *sb_own(struct rnd_hp_result *r, struct rnd_sb *b)
 {
     char *p = own(r, b->len + 1);
     memcpy(p, b->p ? b->p : "", b->len);
@@ -161,34 +139,34 @@ static const char *sb_own(struct rnd_hp_result *r, struct sb *b)
 }
 
 /* "https://host[:port]" sources for each associated domain (and wss: when ws is set). */
-static void add_sources(struct sb *b, const struct rnd_url_policy *u, int ws)
+static void add_sources(struct rnd_sb *b, const struct rnd_url_policy *u, int ws)
 {
     const char *scheme = ws ? "wss" : (u->tunnel_scheme ? u->tunnel_scheme : "https");
     for (size_t i = 0; i < u->ndomains; i++) {
         char port[16] = "";
         if (u->tunnel_port)
             snprintf(port, sizeof port, ":%u", u->tunnel_port);
-        sb_adds(b, " ");
-        sb_adds(b, scheme);
-        sb_adds(b, "://");
-        sb_adds(b, u->domains[i]);
-        sb_adds(b, port);
+        rnd_sb_str(b, " ");
+        rnd_sb_str(b, scheme);
+        rnd_sb_str(b, "://");
+        rnd_sb_str(b, u->domains[i]);
+        rnd_sb_str(b, port);
     }
 }
 
 static const char *build_csp(struct rnd_hp_result *r, const struct rnd_url_policy *u)
 {
-    struct sb b = {0};
-    sb_adds(&b, "connect-src 'self'");
+    struct rnd_sb b = {0};
+    rnd_sb_str(&b, "connect-src 'self'");
     add_sources(&b, u, 0);
     add_sources(&b, u, 1);
-    sb_adds(&b, "; form-action 'self'");
+    rnd_sb_str(&b, "; form-action 'self'");
     add_sources(&b, u, 0);
-    sb_adds(&b, "; frame-src 'self' blob: data:");
+    rnd_sb_str(&b, "; frame-src 'self' blob: data:");
     add_sources(&b, u, 0);
-    sb_adds(&b, "; img-src 'self' data: blob:");
+    rnd_sb_str(&b, "; img-src 'self' data: blob:");
     add_sources(&b, u, 0);
-    sb_adds(&b, "; script-src 'self' 'unsafe-inline' 'unsafe-eval' blob:");
+    rnd_sb_str(&b, "; script-src 'self' 'unsafe-inline' 'unsafe-eval' blob:");
     add_sources(&b, u, 0);
     return sb_own(r, &b);
 }
@@ -203,18 +181,18 @@ static const char *rewrite_location(struct rnd_hp_result *r, const struct rnd_ur
         abort();
     const char *res = NULL;
     if (rnd_url_decide(u, v, n, 1, d) == RND_URL_REPLACE) {
-        struct sb b = {0};
-        sb_add(&b, d->repl, d->repl_len);
+        struct rnd_sb b = {0};
+        rnd_sb_add(&b, d->repl, d->repl_len);
         for (size_t i = d->consumed; i < n; i++) {
             unsigned char c = (unsigned char)v[i];
             if (d->rest == RND_REST_DROP)
                 break;
             if (d->rest == RND_REST_COPY || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
                 (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~') {
-                sb_add(&b, (const char *)&v[i], 1);
+                rnd_sb_add(&b, (const char *)&v[i], 1);
             } else {
                 char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-                sb_add(&b, e, 3);
+                rnd_sb_add(&b, e, 3);
             }
         }
         *outlen = b.len;
