@@ -53,7 +53,8 @@ struct gw_options {
     uint64_t max_body;                /* request body limit (bytes) */
     bool access_log;
     int log_level;
-    char network_file[1024]; /* --network: inventory (egress policy); "" = egress unrestricted */
+    char network_file[1024]; /* --network: inventory (egress policy); "" = no origin is reachable
+                                (fail closed) */
     int64_t audit_maxlen;    /* XADD MAXLEN ~ of the audit stream */
     int audit_queue;         /* audit events held per worker while Redis is slow or down */
 };

@@ -64,7 +64,7 @@ struct gw_snapshot {
     char redis_host[256];               /* resolved Redis address for worker connections */
     int redis_port;
     char redis_path[256];
-    struct gw_egress *egress; /* owned; NULL: no --network (egress unrestricted), egress.h */
+    struct gw_egress *egress; /* owned; NULL: no --network (every origin refused), egress.h */
     char *audit_stream;       /* owned; Redis key of the audit stream, NULL: no audit (audit.h) */
     bool downloads_blocked;   /* fleet's `downloads` is `block` (render_hook.c) */
 };
@@ -139,6 +139,7 @@ struct gw_worker {
     uv_timer_t redis_timer;
     uv_timer_t tick;        /* 1 s housekeeping: drain checks, pool expiry */
     uv_check_t flush_check; /* HTTP/2 output is written here, once per loop iteration */
+    uv_idle_t flush_idle;   /* active while flushq is not empty: the poll must not block then */
     struct gw_list flushq;  /* struct gw_conn.flink */
     struct gw_cache_entry cache[GW_CACHE_SLOTS];
     struct gw_list conns; /* struct gw_conn.link */
@@ -382,6 +383,9 @@ void gw_req_body_end(struct gw_req *r);
 void gw_req_respond(struct gw_req *r, int status, const char *extra_headers, const char *body,
                     size_t body_len);
 void gw_req_error_page(struct gw_req *r, int status, const char *title, const char *text);
+/* No valid session: HTML navigation is sent to the login page, anything else gets 401; when the
+ * device sent a session cookie that no longer works, it is told to clear the site. */
+void gw_req_sign_in_required(struct gw_req *r);
 /* Origin response callbacks (origin.c -> req.c -> render -> proto). */
 void gw_req_resp_head(struct gw_req *r, int status, struct gw_hdrs *h);
 void gw_req_resp_body(struct gw_req *r, const char *data, size_t len);

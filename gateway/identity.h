@@ -18,6 +18,12 @@
 #define GW_DEVICE_COOKIE "__Host-wl_device"
 #define GW_TICKET_PATH "/_wl/ticket"
 #define GW_DISCOVERY_PATH "/_wl/discovery"
+#define GW_SIGNOUT_PATH "/_wl/signout"
+/* Extra response headers when a session ended (sign-out page; a request whose session cookie
+ * is no longer valid): the device drops what it kept of the site and the dead cookie. */
+#define GW_SESSION_ENDED_HEADERS                                                                   \
+    "Clear-Site-Data: \"cache\", \"storage\"\r\nSet-Cookie: " GW_SESSION_COOKIE                    \
+    "=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0\r\n"
 #define GW_JWKS_PATH "/_wl/.well-known/jwks.json"
 #define GW_IDENTITY_HEADER "X-WorkLink-Identity"
 #define GW_JWT_TTL_MS (5LL * 60 * 1000)      /* lifetime of one identity JWT */

@@ -11,6 +11,11 @@
  *                                 the first ticket
  *   GET  /_wl/ticket?t=T          GETDEL wl:{F}:ticket:<sha256(T)> -> Set-Cookie on this domain
  *                                 -> 302 to the next domain's ticket, finally to the page
+ *   GET  /_wl/signout             a page with a sign-out button (POST: a cross-site form cannot
+ *                                 sign anyone out, the SameSite=Lax cookie is not sent with it)
+ *   POST /_wl/signout             script: the session and its cookie jar deleted, change-feed
+ *                                 event session/signout -> page with Clear-Site-Data and the
+ *                                 session cookie expired
  *
  * The session token (256 bits) reaches Redis only sealed inside a ticket (envelope, aad
  * "F/ticket", 60 s, consumed by GETDEL); sessions are stored under its SHA-256. Worker thread
@@ -32,7 +37,16 @@
 #include <string.h>
 #include <strings.h>
 
-enum op_kind { OP_LOGIN, OP_ACS, OP_TICKET, OP_AUTHP, OP_DISCOVERY, OP_PUBLISH, OP_JWKS };
+enum op_kind {
+    OP_LOGIN,
+    OP_ACS,
+    OP_TICKET,
+    OP_AUTHP,
+    OP_DISCOVERY,
+    OP_PUBLISH,
+    OP_JWKS,
+    OP_SIGNOUT
+};
 
 struct gw_ident {
     struct gw_req *req; /* NULL once the request went away */
@@ -862,22 +876,87 @@ static void ticket_start(struct gw_req *r)
         fail_unavailable(op);
 }
 
+/* ---------------- sign-out ---------------- */
+
+/* KEYS: session, jar, version. ARGV: sid, key prefix "wl:{F}:". Deletes the session wherever it
+ * is used (every domain of the fleet shares it) and tells every gateway (change feed). */
+static const char signout_lua[] =
+    "local u = redis.call('HGET', KEYS[1], 'username')\n"
+    "redis.call('DEL', KEYS[1], KEYS[2])\n"
+    "if not u then return 0 end\n"
+    "redis.call('SREM', ARGV[2] .. 'user:' .. u .. ':sessions', ARGV[1])\n"
+    "local v = redis.call('INCR', KEYS[3])\n"
+    "redis.call('PUBLISH', ARGV[2] .. 'events', cjson.encode({version = v, kind = 'session',\n"
+    "  op = 'signout', id = ARGV[1]}))\n"
+    "return 1\n";
+
+static void signed_out(struct gw_ident *op)
+{
+    /* "cookies" is left out of Clear-Site-Data: it would also drop the device cookie that
+     * identifies this device to the fleet; the session cookie is expired explicitly instead. */
+    static const char body[] =
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+        "<meta name=\"viewport\" content=\"width=device-width\"><title>Signed out</title></head>\n"
+        "<body><h1>Signed out</h1>\n<p>You are signed out of WorkLink. Pages and data of this "
+        "site were removed from this device.</p>\n<p><a href=\"" GW_LOGIN_PATH "\">Sign in "
+        "again</a></p></body></html>\n";
+    finish(op, 200, GW_SESSION_ENDED_HEADERS, body, sizeof body - 1);
+}
+
+static void signout_done(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    struct gw_ident *op = priv;
+    redisReply *rep = reply;
+    struct gw_req *r = op_reply(op);
+    if (r == NULL)
+        return;
+    if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
+        fail_unavailable(op); /* nothing was cleared on the device: it can try again */
+        return;
+    }
+    if (rep->type == REDIS_REPLY_INTEGER && rep->integer == 1)
+        WL_INFO(NULL, "sign-out: session ended by its device");
+    signed_out(op);
+}
+
+static void signout_start(struct gw_req *r, bool post)
+{
+    struct gw_ident *op = op_new(r, OP_SIGNOUT);
+    if (!post) {
+        static const char form[] =
+            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width\"><title>Sign out</title>"
+            "</head>\n<body><h1>Sign out</h1>\n<form method=\"post\" action=\"" GW_SIGNOUT_PATH
+            "\"><button type=\"submit\">Sign out of WorkLink</button></form></body></html>\n";
+        finish(op, 200, NULL, form, sizeof form - 1);
+        return;
+    }
+    struct gw_token t;
+    if (!gw_hdr_find_token(&r->hdrs, &t) || t.len == 0 || t.len > 512) {
+        signed_out(op); /* no session here: still clear what the device holds */
+        return;
+    }
+    char sid[65], skey[224], jkey[224], vkey[160], pfx[140];
+    gw_ident_sha256_hex(t.base, t.len, sid);
+    snprintf(pfx, sizeof pfx, "wl:{%s}:", fleet(op));
+    snprintf(skey, sizeof skey, "%ssession:%s", pfx, sid);
+    snprintf(jkey, sizeof jkey, "%sjar:%s", pfx, sid);
+    snprintf(vkey, sizeof vkey, "%sversion", pfx);
+    const char *argv[] = {"EVAL", signout_lua, "3", skey, jkey, vkey, sid, pfx};
+    if (!op_send(op, signout_done, 8, argv))
+        fail_unavailable(op);
+}
+
 /* ---------------- authorization providers and denial ---------------- */
 
 /* No session: HTML navigation goes to the login page, anything else gets 401. */
 static void deny(struct gw_ident *op)
 {
     struct gw_req *r = op->req;
-    if (r->wants_html && r->method_len == 3 && memcmp(r->method, "GET", 3) == 0) {
-        char ret[3000], hdr[3200];
-        gw_url_encode(ret, sizeof ret, r->target, r->target_len < 900 ? r->target_len : 900);
-        snprintf(hdr, sizeof hdr, "Location: %s?return=%s\r\n", GW_LOGIN_PATH, ret);
-        finish(op, 302, hdr, NULL, 0);
-        return;
-    }
     r->ident = NULL;
     op->req = NULL;
-    gw_req_error_page(r, 401, "Sign-in required", "This request needs a valid WorkLink session.");
+    gw_req_sign_in_required(r);
     op_free(op);
 }
 
@@ -1301,6 +1380,11 @@ bool gw_ident_route(struct gw_req *r, const struct gw_domain *d)
         if (!get)
             return false;
         ticket_start(r);
+        return true;
+    }
+    size_t sl = strlen(GW_SIGNOUT_PATH);
+    if (pl == sl && memcmp(p, GW_SIGNOUT_PATH, sl) == 0 && (get || post)) {
+        signout_start(r, post);
         return true;
     }
     size_t jl = strlen(GW_JWKS_PATH);

@@ -67,13 +67,12 @@ int gw_egress_verdict(struct gw_worker *w, const char *host, const struct sockad
 {
     const struct gw_egress *eg = w->snap ? w->snap->egress : NULL;
     *why = NULL;
-    if (!w->srv->opt->network_file[0])
-        return 0; /* no --network: egress unrestricted (documented in deploy/network.md) */
-    if (!eg) {
+    if (!w->srv->opt->network_file[0]) /* fail closed: no inventory, no company network */
+        *why = "This gateway has no company network inventory (worklink-gateway --network FILE, "
+               "deploy/network.md), so it reaches no website.";
+    else if (!eg)
         *why = "The company network configuration is not loaded yet.";
-        return -1;
-    }
-    if (gw_egress_allow(eg, addr, why) == 0)
+    else if (gw_egress_allow(eg, addr, why) == 0)
         return 0;
     char a[80];
     gw_egress_addr_text(addr, a, sizeof a);
@@ -622,8 +621,7 @@ static void gai_cb(uv_getaddrinfo_t *g, int status, struct addrinfo *res)
         memcpy(&t, ai->ai_addr, ai->ai_addrlen);
         gw_egress_normalise(&t);
         const struct gw_egress *eg = u->w->snap ? u->w->snap->egress : NULL;
-        if (!u->w->srv->opt->network_file[0] ||
-            (eg && gw_egress_allow(eg, (const struct sockaddr *)&t, &why) == 0)) {
+        if (eg && gw_egress_allow(eg, (const struct sockaddr *)&t, &why) == 0) {
             pick = ai;
             break;
         }

@@ -456,19 +456,28 @@ void gw_url_encode(char *out, size_t cap, const char *s, size_t n)
     out[o] = '\0';
 }
 
+void gw_req_sign_in_required(struct gw_req *r)
+{
+    if (r->wants_html && r->method_len == 3 && memcmp(r->method, "GET", 3) == 0) {
+        char ret[3000], hdr[3200];
+        gw_url_encode(ret, sizeof ret, r->target, r->target_len < 900 ? r->target_len : 900);
+        snprintf(hdr, sizeof hdr, "Location: %s?return=%s\r\n%s", GW_LOGIN_PATH, ret,
+                 r->token_from_cookie ? GW_SESSION_ENDED_HEADERS : "");
+        page(r, 302, hdr, "Sign-in required", "Sign in to continue to this site.");
+        return;
+    }
+    page(r, 401,
+         r->token_from_cookie
+             ? "WWW-Authenticate: Bearer realm=\"worklink\"\r\n" GW_SESSION_ENDED_HEADERS
+             : "WWW-Authenticate: Bearer realm=\"worklink\"\r\n",
+         "Sign-in required", "This request needs a valid WorkLink session.");
+}
+
 static void deny(struct gw_req *r)
 {
     if (gw_ident_no_session(r))
         return; /* website authorization provider domain lookup: fetches or denies */
-    if (r->wants_html && r->method_len == 3 && memcmp(r->method, "GET", 3) == 0) {
-        char ret[3000], hdr[3200];
-        gw_url_encode(ret, sizeof ret, r->target, r->target_len < 900 ? r->target_len : 900);
-        snprintf(hdr, sizeof hdr, "Location: %s?return=%s\r\n", GW_LOGIN_PATH, ret);
-        page(r, 302, hdr, "Sign-in required", "Sign in to continue to this site.");
-        return;
-    }
-    page(r, 401, "WWW-Authenticate: Bearer realm=\"worklink\"\r\n", "Sign-in required",
-         "This request needs a valid WorkLink session.");
+    gw_req_sign_in_required(r);
 }
 
 static void on_session(struct gw_req *r, int result)

@@ -122,6 +122,7 @@ static void worker_finish(struct gw_worker *w)
     uv_close((uv_handle_t *)&w->tick, NULL);
     uv_close((uv_handle_t *)&w->wake, NULL);
     uv_close((uv_handle_t *)&w->flush_check, NULL);
+    uv_close((uv_handle_t *)&w->flush_idle, NULL);
     uv_close((uv_handle_t *)&w->redis_timer, NULL);
 }
 
@@ -157,6 +158,8 @@ static struct gw_worker *worker_new(struct gw_server *srv, int id, char *err, si
     uv_check_init(&w->loop, &w->flush_check);
     w->flush_check.data = w;
     uv_check_start(&w->flush_check, check_cb);
+    uv_idle_init(&w->loop, &w->flush_idle);
+    w->flush_idle.data = w;
     uv_timer_start(&w->tick, tick_cb, 200, 200);
     int fd = make_listener(o->listen_host, o->listen_port, true, err, errlen);
     if (fd < 0)

@@ -4,6 +4,7 @@ Every process a test starts is tracked by PID and stopped by cleanup(), which ru
 when the test fails. Servers listen on 127.0.0.1 on ports picked here.
 """
 import atexit
+import json
 import os
 import select
 import shutil
@@ -106,6 +107,29 @@ def redis_cmd(url, *args):
     out = subprocess.run(["redis-cli", "-h", host, "-p", port, "--no-raw"] + [str(a) for a in args],
                          capture_output=True, text=True, timeout=10)
     return out.stdout
+
+
+# The company network most tests give their fleet: one VPC, one subnet whose source address is
+# 127.0.0.1, one security group allowing TCP to all of 127.0.0.0/8. The gateway fails closed
+# without a network (issue 6), so a test that wants to reach origins must give it one.
+LOOPBACK_NETWORK = {
+    "vpcs": [{"id": "vpc-100bac0f"}],
+    "subnets": [{"id": "subnet-100bac0f", "vpc": "vpc-100bac0f", "cidr": "127.0.0.0/8",
+                 "source_address": "127.0.0.1"}],
+    "security_groups": [{"id": "sg-100bac0f", "vpc": "vpc-100bac0f", "egress": [
+        {"protocol": "tcp", "from_port": 1, "to_port": 65535, "cidr": "127.0.0.0/8"}]}],
+}
+# The fleet hash fields that select it, as control's UpdateCompanyNetworkConfiguration stores them.
+LOOPBACK_FLEET_NETWORK = {"vpc_id": "vpc-100bac0f", "subnet_ids": '["subnet-100bac0f"]',
+                          "security_group_ids": '["sg-100bac0f"]'}
+
+
+def write_loopback_network(d):
+    """Writes LOOPBACK_NETWORK as an inventory file in d; returns its path (for --network)."""
+    path = os.path.join(d, "network-loopback.json")
+    with open(path, "w") as f:
+        json.dump(LOOPBACK_NETWORK, f)
+    return path
 
 
 def write_key_file(d):

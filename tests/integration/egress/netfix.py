@@ -50,6 +50,8 @@ INVENTORY = {
 
 
 class Env(gwfix.Env):
+    default_network = False  # these tests set the fleet's network through control
+
     def __init__(self, inventory=INVENTORY):
         super().__init__()
         self.inventory = os.path.join(self.d, "network.json")

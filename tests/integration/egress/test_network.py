@@ -211,4 +211,15 @@ p = subprocess.run([t.binary("worklink-gateway"), "--fleet", netfix.F, "--listen
 c.ok(p.returncode != 0 and "vpc-00000009" in p.stderr, "bad inventory: exit %d, %s" % (
     p.returncode, p.stderr.strip()[-200:]))
 
+# ---- a gateway without --network reaches nothing either (fail closed), and says why ----
+t.stop(e.gw)
+accepts_before = len(accepts(ok_log))
+argv_nonet = [a for a in argv if a not in ("--network", e.inventory)]
+e.start_gateway(argv_nonet, workers=1)
+st, body, *_ = e.curl("wiki.example.com", "/x", token=tok)
+c.ok(st == 502 and "no company network inventory" in body,
+     "no --network: 502 saying why (%d %s)" % (st, body[:200]))
+c.ok(len(accepts(ok_log)) == accepts_before, "no --network: the origin saw no connection")
+c.ok(e.metric("worklink_gateway_egress_denied_total") >= 1, "no --network: refusal counted")
+
 sys.exit(c.done())

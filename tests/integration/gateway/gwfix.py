@@ -27,6 +27,10 @@ def seal_binary():
 
 
 class Env:
+    # Give the fleet the loopback company network (tests/lib: LOOPBACK_NETWORK) and the gateway
+    # its inventory; without one the gateway reaches no origin (fail closed, issue 6).
+    default_network = True
+
     def __init__(self):
         self.d = t.tmpdir("wlgw-")
         self.redis_proc, self.redis_url = t.start_redis()
@@ -37,6 +41,8 @@ class Env:
             "name": F, "arn": "arn:aws:worklink::%s:fleet/%s" % (ACCOUNT, F),
             "account": ACCOUNT, "status": "ACTIVE", "display_name": "Test fleet",
             "created": int(time.time() * 1000)})
+        if self.default_network:
+            self.r.hset("wl:{%s}:fleet" % F, mapping=t.LOOPBACK_FLEET_NETWORK)
         self.r.zadd("wl:fleets", {F: 0})
         self.r.set("wl:{%s}:version" % F, 1)
         self.gw = None
@@ -113,6 +119,8 @@ class Env:
                 "127.0.0.1:%d" % self.port, "--admin-listen", "127.0.0.1:%d" % self.admin_port,
                 "--redis", self.redis_url, "--key-file", self.key_file,
                 "--workers", str(workers)] + list(extra)
+        if self.default_network and "--network" not in extra:
+            argv += ["--network", t.write_loopback_network(self.d)]
         env = dict(os.environ)
         env["ASAN_OPTIONS"] = ":".join(x for x in (env.get("ASAN_OPTIONS", ""), asan) if x)
         self.gw = t.start(argv, env=env)

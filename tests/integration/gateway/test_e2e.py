@@ -116,6 +116,35 @@ st, body, rc, err, ver = e.curl("wiki.example.com", "/slow?ms=4000", tok)
 c.ok(st == 504 and "did not answer" in body, "origin slow: 504 page (%d)" % st)
 c.ok(time.time() - t0 < 3.5, "504 after the header timeout")
 
+# ---- sign-out by the device: session ends everywhere, the device is told to clear the site ----
+so_tok, so_sid, so_dev = e.new_session(user="carol")
+keep_tok, _, _ = e.new_session(user="carol")  # another device of the same user stays signed in
+e.r.set("wl:{%s}:jar:%s" % (gwfix.F, so_sid), "WLJAR1\n")
+st, body, rc, err, ver = e.curl("wiki.example.com", "/_wl/signout", so_tok, html=True)
+c.ok(st == 200 and 'method="post"' in body and e.r.exists("wl:{%s}:session:%s" % (gwfix.F, so_sid)),
+     "GET /_wl/signout: a sign-out button, nothing ended yet (%d)" % st)
+for proto in ("h2", "h1"):
+    st, body, rc, err, ver = e.curl("wiki.example.com", "/_wl/signout", so_tok, html=True,
+                                    http2=proto == "h2", extra=["-X", "POST", "-D", "-"])
+    low = body.lower()
+    c.ok(st == 200 and 'clear-site-data: "cache", "storage"' in low and
+         "set-cookie: __host-wl_session=;" in low and "max-age=0" in low and "signed out" in low,
+         "POST /_wl/signout (%s): 200, Clear-Site-Data, session cookie expired (%d)" % (proto, st))
+c.ok(not e.r.exists("wl:{%s}:session:%s" % (gwfix.F, so_sid)) and
+     not e.r.exists("wl:{%s}:jar:%s" % (gwfix.F, so_sid)) and
+     not e.r.sismember("wl:{%s}:user:carol:sessions" % gwfix.F, so_sid),
+     "sign-out: session, cookie jar and the user's index entry gone from Redis")
+st, body, rc, err, ver = e.curl("wiki.example.com", "/hello", so_tok, html=True, extra=["-D", "-"])
+c.ok(st == 302 and 'clear-site-data: "cache", "storage"' in body.lower(),
+     "the ended session's next page: login redirect that clears the site (%d)" % st)
+st, body, rc, err, ver = e.curl("wiki.example.com", "/hello", so_tok, bearer=True)
+c.eq(st, 401, "the ended session no longer works as a Bearer token either")
+st, body, rc, err, ver = e.curl("wiki.example.com", "/hello", keep_tok)
+c.eq(st, 200, "the user's other session is untouched")
+st, body, rc, err, ver = e.curl("wiki.example.com", "/hello", html=True, extra=["-D", "-"])
+c.ok(st == 302 and "clear-site-data" not in body.lower(),
+     "no cookie sent: plain login redirect, nothing to clear")
+
 # ---- PROXY protocol v2 (HAProxy in front): the client address comes from the header ----
 import http.client  # noqa: E402
 import struct  # noqa: E402

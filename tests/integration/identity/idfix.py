@@ -39,8 +39,10 @@ class Env:
         self.port = t.free_port()
         self.admin_port = t.free_port()
         cport = t.free_port()
+        self.network = t.write_loopback_network(self.d)
         self.control = t.start([t.binary("worklink-control"), "--listen", "127.0.0.1:%d" % cport,
                                 "--redis", self.redis_url, "--credentials", creds,
+                                "--network", self.network,
                                 "--key-file", self.key_file, "--rate-limit", "0",
                                 "--fleet-create-delay-ms", "200",
                                 "--domain-associate-delay-ms", "200",
@@ -94,6 +96,10 @@ class Env:
                 "--display-name", "Corp")
         self.poll(lambda: (self.aws("worklink", "describe-fleet-metadata", "--fleet-arn",
                                     FLEET_ARN)[1] or {}).get("FleetStatus"), "ACTIVE")
+        net = t.LOOPBACK_NETWORK
+        self.wl("update-company-network-configuration", "update-company-network-configuration",
+                "--vpc-id", net["vpcs"][0]["id"], "--subnet-ids", net["subnets"][0]["id"],
+                "--security-group-ids", net["security_groups"][0]["id"])
         leaf = t.make_cert(self.d, self.ca, "example.test", sans=["*.example.test"])
         arn = self.ok("import-certificate", "acm", "import-certificate", "--certificate",
                       "fileb://" + leaf[0], "--private-key", "fileb://" + leaf[1],
@@ -138,7 +144,8 @@ class Env:
     def start_gateway(self, origin_port, domains, workers=2):
         argv = [t.binary("worklink-gateway"), "--fleet", F, "--listen", "127.0.0.1:%d" % self.port,
                 "--admin-listen", "127.0.0.1:%d" % self.admin_port, "--redis", self.redis_url,
-                "--key-file", self.key_file, "--workers", str(workers)]
+                "--key-file", self.key_file, "--workers", str(workers),
+                "--network", self.network]
         for dom in domains:
             argv += ["--origin", "%s=http://127.0.0.1:%d" % (dom, origin_port)]
         self.domains = domains
