@@ -115,6 +115,7 @@ struct gw_cache_entry {
     bool valid;
     int64_t until_ms; /* wall clock */
     uint64_t gen;
+    bool has_jar;   /* the session has a cookie jar in Redis (render_hook.c) */
     char user[128]; /* valid sessions: the session's username and device (audit) */
     char device[64];
 };
@@ -141,6 +142,7 @@ struct gw_worker {
     uv_check_t flush_check; /* HTTP/2 output is written here, once per loop iteration */
     uv_idle_t flush_idle;   /* active while flushq is not empty: the poll must not block then */
     struct gw_list flushq;  /* struct gw_conn.flink */
+    struct gw_list sockq;   /* struct gw_sock.flink: TLS records waiting for the check */
     struct gw_cache_entry cache[GW_CACHE_SLOTS];
     struct gw_list conns; /* struct gw_conn.link */
     struct gw_list pool;  /* idle origin connections, struct gw_up.link */
@@ -214,7 +216,11 @@ struct gw_sock {
     struct gw_worker *w;
     SSL *ssl; /* NULL: plain */
     BIO *rbio, *wbio;
-    size_t wq; /* bytes handed to uv_write, not yet written */
+    size_t wq;          /* bytes not yet written: queued in uv plus TLS records not flushed */
+    size_t wq_uv;       /* the part handed to uv_write */
+    size_t tls_pending; /* the part still in the TLS write BIO (flushed by gw_sock_flush_all) */
+    bool flush_queued;  /* on the worker's sockq */
+    struct gw_list flink;
     bool handshake_done;
     bool reading;
     bool closing;
@@ -226,7 +232,7 @@ struct gw_sock {
     gw_sock_data_cb on_data;       /* plaintext arrived; must consume all of it */
     gw_sock_event_cb on_error;     /* UV_EOF or an error; the owner closes */
     gw_sock_event_cb on_handshake; /* TLS handshake finished (status 0) */
-    gw_sock_event_cb on_drain;     /* write queue fell below GW_LWM after being above GW_HWM */
+    gw_sock_event_cb on_drain;     /* write queue fell below GW_LWM after reaching it */
     gw_sock_close_cb on_close;     /* handle closed: owner may free */
     /* PROXY v2 prefix accumulation (device side) */
     bool proxy_pending;
@@ -248,6 +254,9 @@ void gw_sock_connect_tls(struct gw_sock *s);
 void gw_sock_close(struct gw_sock *s);
 /* Closes at once, dropping queued writes. Idempotent. */
 void gw_sock_abort(struct gw_sock *s);
+/* Writes the TLS records every socket of the worker produced in this loop iteration (check
+ * phase, after the HTTP/2 output): one write per socket. */
+void gw_sock_flush_all(struct gw_worker *w);
 
 /* ---- byte queue (sock.c) ---- */
 struct gw_bufq_chunk {
@@ -347,6 +356,7 @@ struct gw_req {
     struct gw_ident *ident;   /* identity: sign-in operation in flight (identity.h) */
     const char *user;         /* session's username (arena), NULL when none (audit) */
     const char *device_id;    /* session's device id (arena), NULL when none (audit) */
+    bool session_has_jar;     /* the session's cookie jar exists in Redis (else: start empty) */
     const char *egress_error; /* static: why the egress policy refused the origin (audit) */
     /* body from the device waiting for the origin */
     struct gw_bufq in;
@@ -480,6 +490,9 @@ typedef void (*gw_session_cb)(struct gw_req *r, int result); /* 1 valid, 0 inval
 /* Looks the token up (cache, then Redis). May call cb synchronously. */
 void gw_session_check(struct gw_req *r, gw_session_cb cb);
 void gw_session_cancel(struct gw_req *r);
+/* This worker wrote the first cookie jar of session sid (64 hex): its next requests load it
+ * without waiting for the change-feed event that tells the other workers. */
+void gw_session_note_jar(struct gw_worker *w, const char *sid);
 void gw_worker_redis_connect(struct gw_worker *w);
 void gw_worker_redis_dispose(struct gw_worker *w);
 /* Called every tick: abandons a Redis connect that never completed. */
@@ -500,6 +513,8 @@ void gw_render_dispose(struct gw_req *r);
 /* ---- workers (worker.c) and admin (admin.c) ---- */
 int gw_worker_start(struct gw_server *srv, int id, char *err, size_t errlen);
 void gw_worker_wake(struct gw_worker *w);
+/* Work was queued for the check phase: the next poll must not block (worker thread). */
+void gw_worker_poll_now(struct gw_worker *w);
 int gw_admin_render_metrics(struct gw_server *srv, char *buf, size_t cap);
 
 /* ---- list helpers ---- */

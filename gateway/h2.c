@@ -182,11 +182,6 @@ void gw_h2_recv(struct gw_conn *c, const char *data, size_t len)
     gw_h2_flush(c);
 }
 
-static void idle_cb(uv_idle_t *h)
-{
-    (void)h; /* only there so that the loop polls without blocking: the check writes */
-}
-
 void gw_h2_flush(struct gw_conn *c)
 {
     if (c->flush_queued || c->closing)
@@ -194,8 +189,7 @@ void gw_h2_flush(struct gw_conn *c)
     c->flush_queued = true;
     /* Queued from a callback that runs before the poll phase (a write completion, a timer),
      * the check would only run once the poll returns: up to the next timer, 200 ms later. */
-    if (gw_list_empty(&c->w->flushq))
-        uv_idle_start(&c->w->flush_idle, idle_cb);
+    gw_worker_poll_now(c->w);
     gw_list_insert(&c->w->flushq, &c->flink);
 }
 
@@ -255,7 +249,6 @@ void gw_h2_flush_all(struct gw_worker *w)
         if (!c->closing && c->h2)
             do_flush(c);
     }
-    uv_idle_stop(&w->flush_idle);
 }
 
 static ssize_t read_cb(nghttp2_session *s, int32_t id, uint8_t *buf, size_t length, uint32_t *flags,

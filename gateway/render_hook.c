@@ -160,11 +160,21 @@ static void jar_loaded(redisAsyncContext *ac, void *reply, void *priv)
     gw_ident_fetch(r);
 }
 
-static const char jar_store_lua[] = "local e = redis.call('HGET', KEYS[1], 'expires')\n"
-                                    "if not e then return 0 end\n"
-                                    "redis.call('SET', KEYS[2], ARGV[1])\n"
-                                    "redis.call('PEXPIREAT', KEYS[2], e)\n"
-                                    "return 1\n";
+/* KEYS: session, jar, version. ARGV: jar text, events channel, sid. The first jar of a session
+ * marks the session (`jar` = 1) and publishes session/jar, so that every worker's session cache
+ * learns that requests of this session must load it (until then they start with an empty jar and
+ * cost no Redis round trip). */
+static const char jar_store_lua[] =
+    "local e = redis.call('HGET', KEYS[1], 'expires')\n"
+    "if not e then return 0 end\n"
+    "redis.call('SET', KEYS[2], ARGV[1])\n"
+    "redis.call('PEXPIREAT', KEYS[2], e)\n"
+    "if redis.call('HSETNX', KEYS[1], 'jar', '1') == 1 then\n"
+    "  local v = redis.call('INCR', KEYS[3])\n"
+    "  redis.call('PUBLISH', ARGV[2], cjson.encode({version = v, kind = 'session', op = 'jar',\n"
+    "    id = ARGV[3]}))\n"
+    "end\n"
+    "return 1\n";
 
 /* Writes the jar back (fire and forget); only while the session exists, expiring with it. */
 static void jar_store(struct gw_req *r, struct gw_render *g)
@@ -177,13 +187,25 @@ static void jar_store(struct gw_req *r, struct gw_render *g)
     if (!text)
         return;
     const char *F = w->srv->opt->fleet;
-    char skey[200], jkey[200];
+    char skey[200], jkey[200], vkey[160], chan[160];
     snprintf(skey, sizeof skey, "wl:{%s}:session:%s", F, g->sid);
     snprintf(jkey, sizeof jkey, "wl:{%s}:jar:%s", F, g->sid);
-    const char *argv[] = {"EVAL", jar_store_lua, "2", skey, jkey, text};
-    size_t lens[] = {4, sizeof jar_store_lua - 1, 1, strlen(skey), strlen(jkey), len};
-    if (redisAsyncCommandArgv(w->redis, NULL, NULL, 6, argv, lens) != REDIS_OK)
+    snprintf(vkey, sizeof vkey, "wl:{%s}:version", F);
+    snprintf(chan, sizeof chan, "wl:{%s}:events", F);
+    const char *argv[] = {"EVAL", jar_store_lua, "3", skey, jkey, vkey, text, chan, g->sid};
+    size_t lens[] = {4,
+                     sizeof jar_store_lua - 1,
+                     1,
+                     strlen(skey),
+                     strlen(jkey),
+                     strlen(vkey),
+                     len,
+                     strlen(chan),
+                     strlen(g->sid)};
+    if (redisAsyncCommandArgv(w->redis, NULL, NULL, 9, argv, lens) != REDIS_OK)
         GW_INC(w->m.redis_errors);
+    else
+        gw_session_note_jar(w, g->sid);
     free(text);
 }
 
@@ -221,6 +243,11 @@ void gw_render_request(struct gw_req *r)
         return;
     }
     sid_of(r->token, r->token_len, g->sid);
+    if (!r->session_has_jar) {
+        g->jar = rnd_jar_new(); /* nothing stored yet: no round trip (see jar_store_lua) */
+        gw_ident_fetch(r);
+        return;
+    }
     if (!w->redis || !w->redis_ready) {
         gw_ident_fetch(r); /* no jar this time; responses' cookies are not stored either */
         return;

@@ -25,7 +25,7 @@ struct gw_lookup {
 
 static const char session_lua[] =
     "local s = redis.call('HMGET', KEYS[1], 'username', 'device_id', 'expires', "
-    "'idle_timeout_ms', 'last_seen')\n"
+    "'idle_timeout_ms', 'last_seen', 'jar')\n"
     "if not s[2] or not s[3] or not s[4] or not s[5] then return {0, 'missing'} end\n"
     "local now = tonumber(ARGV[1])\n"
     "local exp = tonumber(s[3]) or 0\n"
@@ -37,7 +37,7 @@ static const char session_lua[] =
     "if st ~= 'ACTIVE' then return {0, 'device'} end\n"
     "if now - last >= 1000 then redis.call('HSET', KEYS[1], 'last_seen', ARGV[1]); "
     "redis.call('HSET', ARGV[2] .. s[2], 'last_accessed', ARGV[1]); last = now end\n"
-    "return {1, s[1], s[2], tostring(exp), tostring(idle), tostring(last)}\n";
+    "return {1, s[1], s[2], tostring(exp), tostring(idle), tostring(last), s[6] or '0'}\n";
 
 static void sha256_hex(const char *s, size_t n, char out[65])
 {
@@ -64,6 +64,7 @@ static void session_ident(struct gw_req *r, const struct gw_cache_entry *e)
 {
     r->user = e->user[0] ? gw_arena_strndup(&r->arena, e->user, strlen(e->user)) : NULL;
     r->device_id = e->device[0] ? gw_arena_strndup(&r->arena, e->device, strlen(e->device)) : NULL;
+    r->session_has_jar = e->has_jar;
 }
 
 static void lookup_cb(redisAsyncContext *ac, void *reply, void *priv)
@@ -99,6 +100,10 @@ static void lookup_cb(redisAsyncContext *ac, void *reply, void *priv)
         e->until_ms = until;
         e->gen = lk->gen;
         e->user[0] = e->device[0] = '\0';
+        /* whether the session has a cookie jar in Redis (the first jar write publishes an event,
+         * which invalidates this entry on every worker) */
+        e->has_jar = result == 1 && r->elements >= 7 && r->element[6]->type == REDIS_REPLY_STRING &&
+                     strcmp(r->element[6]->str, "1") == 0;
         if (result == 1 && r->elements >= 3 && r->element[1]->type == REDIS_REPLY_STRING &&
             r->element[2]->type == REDIS_REPLY_STRING) {
             snprintf(e->user, sizeof e->user, "%s", r->element[1]->str);
@@ -114,6 +119,13 @@ static void lookup_cb(redisAsyncContext *ac, void *reply, void *priv)
     free(lk);
     if (req)
         cb(req, result);
+}
+
+void gw_session_note_jar(struct gw_worker *w, const char *sid)
+{
+    struct gw_cache_entry *e = slot(w, sid);
+    if (e->used && memcmp(e->sid, sid, 64) == 0)
+        e->has_jar = true;
 }
 
 void gw_session_check(struct gw_req *r, gw_session_cb cb)

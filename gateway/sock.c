@@ -19,6 +19,7 @@ struct wreq {
 };
 
 static void pump(struct gw_sock *s);
+static void fail(struct gw_sock *s, int status);
 
 int gw_sock_init(struct gw_worker *w, struct gw_sock *s)
 {
@@ -43,24 +44,55 @@ void gw_sock_set_tls(struct gw_sock *s, SSL *ssl, bool server)
         SSL_set_connect_state(ssl);
 }
 
+static void note_sent(struct gw_sock *s, size_t n);
+
 static void write_cb(uv_write_t *req, int status)
 {
     struct wreq *wr = (struct wreq *)req;
     struct gw_sock *s = wr->s;
-    s->wq -= wr->len;
+    size_t len = wr->len;
     free(wr);
-    if (status < 0 || s->closing)
+    s->wq_uv -= len;
+    if (status < 0 || s->closing) {
+        s->wq -= len;
         return;
-    if (s->above_hwm && s->wq < GW_LWM) {
+    }
+    note_sent(s, len);
+}
+
+/* on_drain fires when wq falls below GW_LWM after having reached it: owners that paused a
+ * producer (at GW_HWM, or on a full stream buffer of their own) resume it there. */
+static void note_queued(struct gw_sock *s, size_t n)
+{
+    s->wq += n;
+    if (s->wq >= GW_LWM)
+        s->above_hwm = true;
+}
+
+static void note_sent(struct gw_sock *s, size_t n)
+{
+    s->wq -= n;
+    if (s->above_hwm && s->wq < GW_LWM && !s->closing) {
         s->above_hwm = false;
         if (s->on_drain)
             s->on_drain(s, 0);
     }
 }
 
-/* Queues raw bytes (already encrypted when TLS). */
-static int raw_write(struct gw_sock *s, const void *data, size_t len)
+/* Sends bytes (already encrypted when TLS) that are not yet counted in wq: written at once when
+ * nothing is queued before them (no write request, no epoll change), the rest queued. */
+static int send_bytes(struct gw_sock *s, const char *data, size_t len)
 {
+    if (s->wq_uv == 0) {
+        uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+        int n = uv_try_write((uv_stream_t *)&s->tcp, &b, 1);
+        if (n > 0) {
+            data += n;
+            len -= (size_t)n;
+        }
+        if (len == 0)
+            return 0;
+    }
     struct wreq *wr = malloc(sizeof *wr + len);
     if (!wr)
         return UV_ENOMEM;
@@ -73,39 +105,33 @@ static int raw_write(struct gw_sock *s, const void *data, size_t len)
         free(wr);
         return rc;
     }
-    s->wq += len;
-    if (s->wq >= GW_HWM)
-        s->above_hwm = true;
+    s->wq_uv += len;
+    note_queued(s, len);
     return 0;
 }
 
-/* Moves whatever OpenSSL produced into one uv_write. */
+/* Sends whatever OpenSSL produced (its bytes were counted in wq when they were produced by
+ * gw_sock_write, or are new: handshake, alerts). */
 static int flush_tls(struct gw_sock *s)
 {
-    size_t n = BIO_ctrl_pending(s->wbio);
-    if (n == 0 || s->closing)
-        return 0;
-    struct wreq *wr = malloc(sizeof *wr + n);
-    if (!wr)
-        return UV_ENOMEM;
-    wr->s = s;
-    wr->len = n;
-    int got = BIO_read(s->wbio, wr->data, (int)n);
-    if (got <= 0) {
-        free(wr);
+    if (s->flush_queued) {
+        gw_list_remove(&s->flink);
+        s->flush_queued = false;
+    }
+    char *p = NULL;
+    long n = BIO_get_mem_data(s->wbio, &p);
+    size_t counted = s->tls_pending < (size_t)(n > 0 ? n : 0) ? s->tls_pending : (size_t)n;
+    s->tls_pending = 0;
+    if (n <= 0 || s->closing) {
+        if (counted)
+            note_sent(s, counted);
         return 0;
     }
-    wr->len = (size_t)got;
-    uv_buf_t b = uv_buf_init(wr->data, (unsigned)got);
-    int rc = uv_write(&wr->req, (uv_stream_t *)&s->tcp, &b, 1, write_cb);
-    if (rc < 0) {
-        free(wr);
-        return rc;
-    }
-    s->wq += (size_t)got;
-    if (s->wq >= GW_HWM)
-        s->above_hwm = true;
-    return 0;
+    int rc = send_bytes(s, p, (size_t)n);
+    (void)BIO_reset(s->wbio);
+    if (counted)
+        note_sent(s, counted); /* what is still queued was counted again by send_bytes */
+    return rc;
 }
 
 int gw_sock_write(struct gw_sock *s, const void *data, size_t len)
@@ -115,7 +141,8 @@ int gw_sock_write(struct gw_sock *s, const void *data, size_t len)
     if (len == 0)
         return 0;
     if (!s->ssl)
-        return raw_write(s, data, len);
+        return send_bytes(s, data, len);
+    size_t before = BIO_ctrl_pending(s->wbio);
     const char *p = data;
     while (len > 0) {
         int chunk = len > (1 << 30) ? (1 << 30) : (int)len;
@@ -127,7 +154,27 @@ int gw_sock_write(struct gw_sock *s, const void *data, size_t len)
         p += n;
         len -= (size_t)n;
     }
-    return flush_tls(s);
+    /* Records wait until the end of this loop iteration (gw_sock_flush_all), so a response head
+     * and its body written by one callback leave in one write. */
+    size_t added = BIO_ctrl_pending(s->wbio) - before;
+    s->tls_pending += added;
+    note_queued(s, added);
+    if (!s->flush_queued) {
+        s->flush_queued = true;
+        gw_list_insert(&s->w->sockq, &s->flink);
+        gw_worker_poll_now(s->w);
+    }
+    return 0;
+}
+
+void gw_sock_flush_all(struct gw_worker *w)
+{
+    while (!gw_list_empty(&w->sockq)) {
+        struct gw_sock *s = GW_CONTAINER(w->sockq.next, struct gw_sock, flink);
+        int rc = flush_tls(s); /* takes s off the list */
+        if (rc < 0 && !s->closing)
+            fail(s, rc);
+    }
 }
 
 static void fail(struct gw_sock *s, int status)
@@ -318,10 +365,12 @@ void gw_sock_close(struct gw_sock *s)
 {
     if (s->closing)
         return;
+    s->above_hwm = false; /* no on_drain while closing */
     if (s->ssl && s->handshake_done && !s->eof && !s->failed) {
         SSL_shutdown(s->ssl);
         flush_tls(s);
-    }
+    } else if (s->ssl)
+        flush_tls(s); /* records written earlier in this iteration leave before the close */
     ERR_clear_error();
     s->closing = true;
     if (s->reading)
@@ -337,6 +386,10 @@ void gw_sock_close(struct gw_sock *s)
 
 void gw_sock_abort(struct gw_sock *s)
 {
+    if (s->flush_queued) {
+        gw_list_remove(&s->flink);
+        s->flush_queued = false;
+    }
     s->closing = true;
     s->reading = false;
     if (!uv_is_closing((uv_handle_t *)&s->tcp))

@@ -109,9 +109,26 @@ static void tick_cb(uv_timer_t *t)
     maybe_done(w);
 }
 
+static void idle_cb(uv_idle_t *h)
+{
+    (void)h; /* only there so that the loop polls without blocking: the check writes */
+}
+
+void gw_worker_poll_now(struct gw_worker *w)
+{
+    /* Work queued from a callback that runs before the poll phase (a write completion, a
+     * timer) would otherwise wait for the poll to return: up to the next timer, 200 ms. */
+    if (!uv_is_active((uv_handle_t *)&w->flush_idle))
+        uv_idle_start(&w->flush_idle, idle_cb);
+}
+
 static void check_cb(uv_check_t *c)
 {
-    gw_h2_flush_all(c->data);
+    struct gw_worker *w = c->data;
+    gw_h2_flush_all(w);
+    gw_sock_flush_all(w);
+    if (gw_list_empty(&w->flushq) && gw_list_empty(&w->sockq))
+        uv_idle_stop(&w->flush_idle);
 }
 
 static void worker_finish(struct gw_worker *w)
@@ -149,6 +166,7 @@ static struct gw_worker *worker_new(struct gw_server *srv, int id, char *err, si
     gw_list_init(&w->conns);
     gw_list_init(&w->pool);
     gw_list_init(&w->flushq);
+    gw_list_init(&w->sockq);
     uv_async_init(&w->loop, &w->wake, wake_cb);
     w->wake.data = w;
     uv_timer_init(&w->loop, &w->tick);

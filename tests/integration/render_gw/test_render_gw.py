@@ -96,6 +96,24 @@ st, h, body, _ = get("/setcookie?v=bob1", token=tok2, http2=True)
 c.ok("set-cookie" not in h, "h2: Set-Cookie stripped")
 st, h, body, _ = get("/echo", token=tok2)
 c.ok("oc=bob1" in (json.loads(body)["cookie"] or ""), "bob's cookie came back over h1")
+# every worker knows at once that bob's session now has a jar (session/jar event): new
+# connections land on either worker, each must send the cookie
+seen = [("oc=bob1" in (json.loads(get("/echo", token=tok2, http2=i % 2 == 1)[2])["cookie"] or ""))
+        for i in range(12)]
+c.ok(all(seen), "bob's cookie on every later request, whatever the worker (%s)" % seen)
+c.eq(e.r.hget("wl:{%s}:session:%s" % (F, sid2), "jar"), "1", "session marked as having a jar")
+# a session without a jar costs no Redis GET per request (the jar is only read when it exists)
+tok3, sid3, _ = e.new_session("carol")
+
+
+def gets():
+    return int(e.r.info("commandstats").get("cmdstat_get", {}).get("calls", 0))
+
+
+g0 = gets()
+for i in range(5):
+    get("/echo", token=tok3)
+c.eq(gets() - g0, 0, "no jar GET for a session that never got a cookie")
 st, h, body, _ = get("/echo", token=tok)
 c.ok("oc=bob1" not in (json.loads(body)["cookie"] or ""), "alice does not get bob's cookie")
 jar = e.r.get("wl:{%s}:jar:%s" % (F, sid)) or ""
