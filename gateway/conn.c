@@ -50,9 +50,24 @@ void gw_conn_close(struct gw_conn *c)
     /* a peer that never reads must not keep a closing connection: abort after a bound */
 }
 
+#define GW_IDLE_TRIM_MS 100 /* a keep-alive connection idle this long gives back its buffers */
+
+static void arm_timer(struct gw_conn *c, int64_t ms);
+
 static void timer_cb(uv_timer_t *t)
 {
     struct gw_conn *c = t->data;
+    if (c->idle_trim) { /* first the trim of an idle connection, then its keep-alive timeout */
+        c->idle_trim = false;
+        if (!c->req && c->inlen == 0) {
+            free(c->inbuf);
+            c->inbuf = NULL;
+            c->incap = 0;
+            gw_sock_trim(&c->sock);
+        }
+        arm_timer(c, c->w->srv->opt->client_header_timeout_ms - GW_IDLE_TRIM_MS);
+        return;
+    }
     WL_DEBUG(c->idstr, "connection timed out");
     if (c->proto == GW_PROTO_H1 && c->req && !c->req->resp_started && !c->in_body) {
         gw_req_error_page(c->req, 408, "Request timeout", "The request took too long.");
@@ -64,8 +79,9 @@ static void timer_cb(uv_timer_t *t)
 
 static void arm_timer(struct gw_conn *c, int64_t ms)
 {
+    c->idle_trim = false;
     if (!c->closing)
-        uv_timer_start(&c->timer, timer_cb, (uint64_t)ms, 0);
+        uv_timer_start(&c->timer, timer_cb, (uint64_t)(ms > 0 ? ms : 1), 0);
 }
 
 static void on_sock_error(struct gw_sock *s, int status)
@@ -138,7 +154,12 @@ void gw_h1_req_done(struct gw_req *r)
         gw_conn_close(c);
         return;
     }
-    arm_timer(c, c->w->srv->opt->client_header_timeout_ms);
+    if (c->inlen == 0 && c->w->srv->opt->client_header_timeout_ms > GW_IDLE_TRIM_MS) {
+        arm_timer(c, GW_IDLE_TRIM_MS);
+        c->idle_trim = true; /* timer_cb: trim, then the rest of the keep-alive timeout */
+    } else {
+        arm_timer(c, c->w->srv->opt->client_header_timeout_ms);
+    }
     gw_sock_read_start(&c->sock);
     h1_process(c);
 }

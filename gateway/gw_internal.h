@@ -220,6 +220,7 @@ struct gw_sock {
     size_t wq_uv;       /* the part handed to uv_write */
     size_t tls_pending; /* the part still in the TLS write BIO (flushed by gw_sock_flush_all) */
     bool flush_queued;  /* on the worker's sockq */
+    bool want_trim;     /* gw_sock_trim() once the queued bytes left */
     struct gw_list flink;
     bool handshake_done;
     bool reading;
@@ -257,6 +258,9 @@ void gw_sock_abort(struct gw_sock *s);
 /* Writes the TLS records every socket of the worker produced in this loop iteration (check
  * phase, after the HTTP/2 output): one write per socket. */
 void gw_sock_flush_all(struct gw_worker *w);
+/* The connection is going idle: gives back the TLS buffers the handshake and the last request
+ * grew (memory per idle connection). Does nothing while bytes are queued. */
+void gw_sock_trim(struct gw_sock *s);
 
 /* ---- byte queue (sock.c) ---- */
 struct gw_bufq_chunk {
@@ -424,7 +428,8 @@ struct gw_conn {
     char sni[256];
     bool has_sni;
     uv_timer_t timer;
-    int handles; /* open uv handles: free when 0 */
+    int handles;    /* open uv handles: free when 0 */
+    bool idle_trim; /* the timer first trims the idle connection (conn.c) */
     bool closing;
     bool draining;
     struct gw_list link;

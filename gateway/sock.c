@@ -7,6 +7,7 @@
  * gw_sock_read_start(). */
 #include "gw_internal.h"
 
+#include <openssl/buffer.h>
 #include <openssl/err.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@ struct wreq {
 
 static void pump(struct gw_sock *s);
 static void fail(struct gw_sock *s, int status);
+void gw_sock_trim(struct gw_sock *s);
 
 int gw_sock_init(struct gw_worker *w, struct gw_sock *s)
 {
@@ -58,6 +60,8 @@ static void write_cb(uv_write_t *req, int status)
         return;
     }
     note_sent(s, len);
+    if (s->want_trim && s->wq_uv == 0 && !s->closing)
+        gw_sock_trim(s);
 }
 
 /* on_drain fires when wq falls below GW_LWM after having reached it: owners that paused a
@@ -131,6 +135,8 @@ static int flush_tls(struct gw_sock *s)
     (void)BIO_reset(s->wbio);
     if (counted)
         note_sent(s, counted); /* what is still queued was counted again by send_bytes */
+    if (s->want_trim && !s->closing)
+        gw_sock_trim(s);
     return rc;
 }
 
@@ -165,6 +171,38 @@ int gw_sock_write(struct gw_sock *s, const void *data, size_t len)
         gw_worker_poll_now(s->w);
     }
     return 0;
+}
+
+/* A fresh memory BIO in place of one that grew beyond `keep` bytes while it is empty. */
+static BIO *trimmed(BIO *b, size_t keep, bool rbio)
+{
+    BUF_MEM *bm = NULL;
+    if (BIO_ctrl_pending(b) != 0 || BIO_get_mem_ptr(b, &bm) != 1 || !bm || bm->max <= keep)
+        return NULL;
+    BIO *n = BIO_new(BIO_s_mem());
+    if (n && rbio)
+        BIO_set_mem_eof_return(n, -1);
+    return n;
+}
+
+void gw_sock_trim(struct gw_sock *s)
+{
+    if (!s->ssl || s->closing || !s->handshake_done)
+        return;
+    s->want_trim = true;
+    if (s->flush_queued || s->wq_uv != 0 || s->in_pump)
+        return; /* again once the queued bytes left (flush_tls, write_cb) */
+    s->want_trim = false;
+    BIO *r = trimmed(s->rbio, 512, true);
+    if (r) {
+        SSL_set0_rbio(s->ssl, r); /* frees the old one */
+        s->rbio = r;
+    }
+    BIO *w = trimmed(s->wbio, 512, false);
+    if (w) {
+        SSL_set0_wbio(s->ssl, w);
+        s->wbio = w;
+    }
 }
 
 void gw_sock_flush_all(struct gw_worker *w)
