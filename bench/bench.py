@@ -358,10 +358,9 @@ def gateway_origin_args(helptext, origin_port):
         args += ["--origin", "%s=http://127.0.0.1:%d" % (DOMAIN, origin_port)]
     elif "--resolve" in helptext:
         args += ["--resolve", "%s:127.0.0.1" % DOMAIN]
-    # --client-header-timeout-ms: the gateway also arms it for the HTTP/1.1 keep-alive wait
-    # between requests (20 s by default), which would close the idle device connections that
-    # nginx and HAProxy keep for their 600 s keep-alive timeout.
-    for opt, val in (("--idle-timeout-ms", "600000"), ("--client-header-timeout-ms", "600000"),
+    # --keepalive-timeout-ms: the HTTP/1.1 wait between requests (75 s by default), raised like
+    # nginx's and HAProxy's keep-alive timeouts (600 s) for the idle-connection scenario.
+    for opt, val in (("--idle-timeout-ms", "600000"), ("--keepalive-timeout-ms", "600000"),
                      ("--max-conns", "60000"), ("--no-access-log", None)):
         if opt in helptext:
             args += [opt] + ([val] if val else [])

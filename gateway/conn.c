@@ -65,7 +65,7 @@ static void timer_cb(uv_timer_t *t)
             c->incap = 0;
             gw_sock_trim(&c->sock);
         }
-        arm_timer(c, c->w->srv->opt->client_header_timeout_ms - GW_IDLE_TRIM_MS);
+        arm_timer(c, c->w->srv->opt->keepalive_timeout_ms - GW_IDLE_TRIM_MS);
         return;
     }
     WL_DEBUG(c->idstr, "connection timed out");
@@ -154,9 +154,11 @@ void gw_h1_req_done(struct gw_req *r)
         gw_conn_close(c);
         return;
     }
-    if (c->inlen == 0 && c->w->srv->opt->client_header_timeout_ms > GW_IDLE_TRIM_MS) {
+    if (c->inlen == 0 && c->w->srv->opt->keepalive_timeout_ms > GW_IDLE_TRIM_MS) {
         arm_timer(c, GW_IDLE_TRIM_MS);
         c->idle_trim = true; /* timer_cb: trim, then the rest of the keep-alive timeout */
+    } else if (c->inlen == 0) {
+        arm_timer(c, c->w->srv->opt->keepalive_timeout_ms);
     } else {
         arm_timer(c, c->w->srv->opt->client_header_timeout_ms);
     }
@@ -296,6 +298,8 @@ static void h1_process(struct gw_conn *c)
 static void h1_on_data(struct gw_sock *s, char *data, size_t len)
 {
     struct gw_conn *c = (struct gw_conn *)s;
+    if (!c->req && c->inlen == 0 && !c->in_body)
+        arm_timer(c, c->w->srv->opt->client_header_timeout_ms); /* a new request begins */
     if (c->in_body) {
         size_t used = h1_body(c, data, len);
         data += used;

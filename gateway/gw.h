@@ -46,6 +46,7 @@ struct gw_options {
     int64_t header_timeout_ms;        /* origin: request sent -> response head */
     int64_t idle_timeout_ms;          /* any connection without traffic */
     int64_t client_header_timeout_ms; /* device: connection/request start -> complete head */
+    int64_t keepalive_timeout_ms;     /* device h1: idle between requests */
     int64_t drain_timeout_ms;         /* SIGTERM: longest wait for in-flight requests */
     int64_t ticket_rotation_s;        /* TLS ticket key period */
     int max_conns;                    /* per worker */

@@ -33,6 +33,7 @@ void gw_usage(void)
         "  --header-timeout-ms MS       origin response head (default 30000)\n"
         "  --idle-timeout-ms MS         idle connection / stalled body (default 60000)\n"
         "  --client-header-timeout-ms MS device request head (default 20000)\n"
+        "  --keepalive-timeout-ms MS HTTP/1.1 device connection idle between requests (75000)\n"
         "  --drain-timeout-ms MS        SIGTERM: longest wait for in-flight work (default 30000)\n"
         "  --ticket-rotation-s S        TLS session ticket key period (default 3600)\n"
         "  --max-conns N                device connections per worker (default 10000)\n"
@@ -89,6 +90,7 @@ int gw_options_parse(int argc, char **argv, struct gw_options *o, char *err, siz
     o->header_timeout_ms = 30000;
     o->idle_timeout_ms = 60000;
     o->client_header_timeout_ms = 20000;
+    o->keepalive_timeout_ms = 75000;
     o->drain_timeout_ms = 30000;
     o->ticket_rotation_s = 3600;
     o->max_conns = 10000;
@@ -203,6 +205,8 @@ int gw_options_parse(int argc, char **argv, struct gw_options *o, char *err, siz
             o->idle_timeout_ms = n;
         } else if (strcmp(a, "--client-header-timeout-ms") == 0 && num(v, 1, 600000, &n) == 0) {
             o->client_header_timeout_ms = n;
+        } else if (strcmp(a, "--keepalive-timeout-ms") == 0 && num(v, 1, 86400000, &n) == 0) {
+            o->keepalive_timeout_ms = n;
         } else if (strcmp(a, "--drain-timeout-ms") == 0 && num(v, 0, 3600000, &n) == 0) {
             o->drain_timeout_ms = n;
         } else if (strcmp(a, "--ticket-rotation-s") == 0 && num(v, 60, 86400 * 7, &n) == 0) {

@@ -3,6 +3,7 @@ a real origin, curl and nghttp as devices."""
 import hashlib
 import json
 import os
+import re
 import socket
 import ssl
 import subprocess
@@ -177,7 +178,8 @@ st, body = proxied_get(False)
 c.eq(st, 0, "--proxy-protocol: a connection without the header is refused")
 
 # ---- slow clients and connection limits ----
-e.start_gateway(origins + ["--client-header-timeout-ms", "1000", "--max-conns", "4"], workers=1)
+e.start_gateway(origins + ["--client-header-timeout-ms", "1000", "--keepalive-timeout-ms", "2500",
+                           "--max-conns", "4"], workers=1)
 ctx = ssl.create_default_context(cafile=e.ca[0])
 slow = ctx.wrap_socket(socket.create_connection(("127.0.0.1", e.port), timeout=10),
                        server_hostname="wiki.example.com")
@@ -195,6 +197,41 @@ except (ssl.SSLError, OSError):
 waited = time.time() - t0
 c.ok(closed and 0.5 < waited < 5, "slowloris: an unfinished head is cut after the header "
      "timeout (%.1f s)" % waited)
+# keep-alive: the wait between requests has its own limit, longer than the head's
+ka = ctx.wrap_socket(socket.create_connection(("127.0.0.1", e.port), timeout=10),
+                     server_hostname="wiki.example.com")
+req = ("GET /hello HTTP/1.1\r\nHost: wiki.example.com\r\nCookie: __Host-wl_session=%s\r\n\r\n"
+       % tok).encode()
+
+
+def one_response(sock):
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        buf += sock.recv(4096)
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    n = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+    while len(rest) < n:
+        rest += sock.recv(4096)
+    return head.split(b" ")[1]
+
+
+ka.sendall(req)
+first = one_response(ka)
+time.sleep(1.6)  # beyond the 1 s header timeout, within the 2.5 s keep-alive timeout
+ka.sendall(req)
+second = one_response(ka)
+c.ok(first == b"200" and second == b"200",
+     "keep-alive: a second request after 1.6 s idle is served (%s %s)" % (first, second))
+t0 = time.time()
+try:
+    while ka.recv(4096):
+        pass
+except (ssl.SSLError, OSError):
+    pass
+waited = time.time() - t0
+c.ok(2.0 < waited < 4.5, "keep-alive: an idle connection is closed after "
+     "--keepalive-timeout-ms (%.1f s)" % waited)
+ka.close()
 held = [ctx.wrap_socket(socket.create_connection(("127.0.0.1", e.port), timeout=10),
                         server_hostname="wiki.example.com") for _ in range(4)]
 st, body, rc, err, ver = e.curl("wiki.example.com", "/hello", tok)
