@@ -379,8 +379,9 @@ class Gateway:
         self.ctl = Control(d, build, self.redis_url, key_file, network)
         fleet = self.ctl.wl.create_fleet(FleetName=FLEET, DisplayName="bench")
         self.fleet_arn = fleet["FleetArn"]
+        # CREATING until the gateway (started below) beats in wl:{F}:gateways
         self.ctl.wait(lambda: self.ctl.wl.describe_fleet_metadata(
-            FleetArn=self.fleet_arn)["FleetStatus"], "ACTIVE")
+            FleetArn=self.fleet_arn)["FleetStatus"] in ("CREATING", "ACTIVE"), True)
         if network:
             self.ctl.wl.update_company_network_configuration(
                 FleetArn=self.fleet_arn, VpcId="vpc-0000000b", SubnetIds=["subnet-0000000b"],

@@ -60,6 +60,16 @@ static const char usage[] =
     "  --fleet-create-delay-ms N  CREATING -> ACTIVE after N ms (default 1000)\n"
     "  --domain-associate-delay-ms N  ASSOCIATING -> ACTIVE after N ms (default 1000)\n"
     "  --fleet-delete-delay-ms N  DELETING -> DELETED after N ms (default 1000)\n"
+    "                             (CREATING -> ACTIVE also needs a gateway of the fleet\n"
+    "                             beating in wl:{F}:gateways; DELETING -> DELETED waits until\n"
+    "                             none beats, see the next two options)\n"
+    "  --gateway-ttl-ms N         a gateway whose last heartbeat is older than N ms is gone\n"
+    "                             (default 5000)\n"
+    "  --fleet-drain-timeout-ms N a deleted fleet becomes DELETED at the latest N ms after\n"
+    "                             DeleteFleet even while gateways still beat (default 60000)\n"
+    "  --redis-wait-replicas N    after every write, WAIT until N replicas have it, else the\n"
+    "                             call fails (default 0: single node, no WAIT)\n"
+    "  --redis-wait-ms N          longest WAIT (default 1000)\n"
     "  --log-level LEVEL          debug, info, warn, error (default info)\n"
     "  --help                     this text\n";
 
@@ -226,6 +236,10 @@ enum {
     O_FLEET_CREATE,
     O_DOMAIN_ASSOC,
     O_FLEET_DELETE,
+    O_GW_TTL,
+    O_FLEET_DRAIN,
+    O_WAIT_REPLICAS,
+    O_WAIT_MS,
     O_LOG,
     O_HELP,
 };
@@ -265,6 +279,10 @@ int main(int argc, char **argv)
         {"fleet-create-delay-ms", required_argument, NULL, O_FLEET_CREATE},
         {"domain-associate-delay-ms", required_argument, NULL, O_DOMAIN_ASSOC},
         {"fleet-delete-delay-ms", required_argument, NULL, O_FLEET_DELETE},
+        {"gateway-ttl-ms", required_argument, NULL, O_GW_TTL},
+        {"fleet-drain-timeout-ms", required_argument, NULL, O_FLEET_DRAIN},
+        {"redis-wait-replicas", required_argument, NULL, O_WAIT_REPLICAS},
+        {"redis-wait-ms", required_argument, NULL, O_WAIT_MS},
         {"log-level", required_argument, NULL, O_LOG},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
@@ -277,6 +295,7 @@ int main(int argc, char **argv)
     long long burst = 40, max_body = 4 << 20, max_header = 16384, idle = 60000, req_timeout = 30000;
     long long max_conns = 1024, threads = 4, trail_maxlen = 100000;
     long long d_create = 1000, d_assoc = 1000, d_delete = 1000;
+    long long gw_ttl = 5000, drain = 60000, wait_replicas = 0, wait_ms = 1000;
     enum wl_log_level level = WL_LOG_INFO;
 
     int c;
@@ -353,6 +372,18 @@ int main(int argc, char **argv)
         case O_FLEET_DELETE:
             rc = parse_ll("--fleet-delete-delay-ms", optarg, 0, 86400000, &d_delete);
             break;
+        case O_GW_TTL:
+            rc = parse_ll("--gateway-ttl-ms", optarg, 100, 3600000, &gw_ttl);
+            break;
+        case O_FLEET_DRAIN:
+            rc = parse_ll("--fleet-drain-timeout-ms", optarg, 0, 86400000, &drain);
+            break;
+        case O_WAIT_REPLICAS:
+            rc = parse_ll("--redis-wait-replicas", optarg, 0, 16, &wait_replicas);
+            break;
+        case O_WAIT_MS:
+            rc = parse_ll("--redis-wait-ms", optarg, 1, 60000, &wait_ms);
+            break;
         case O_LOG:
             if (wl_log_level_parse(optarg, &level) < 0)
                 return die("--log-level: must be debug, info, warn or error");
@@ -397,6 +428,10 @@ int main(int argc, char **argv)
     cfg.fleet_create_delay_ms = d_create;
     cfg.domain_associate_delay_ms = d_assoc;
     cfg.fleet_delete_delay_ms = d_delete;
+    cfg.gateway_ttl_ms = gw_ttl;
+    cfg.fleet_drain_ms = drain;
+    cfg.wait_replicas = (int)wait_replicas;
+    cfg.wait_ms = wait_ms;
     cfg.network = NULL;
     if (wl_master_key_load(key_path, &cfg.master_key, err, sizeof err) < 0)
         return die("--key-file: %s", err);

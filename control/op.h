@@ -31,6 +31,10 @@ struct ctl_config {
     int64_t fleet_create_delay_ms; /* CREATING -> ACTIVE (reconciler) */
     int64_t domain_associate_delay_ms; /* ASSOCIATING -> ACTIVE (reconciler) */
     int64_t fleet_delete_delay_ms;     /* DELETING -> DELETED (reconciler) */
+    int64_t gateway_ttl_ms; /* a gateway whose last heartbeat is older is gone (reconciler) */
+    int64_t fleet_drain_ms; /* DELETING -> DELETED at the latest this long after DeleteFleet */
+    int wait_replicas;      /* writes: WAIT for this many replicas (0 = single node) ... */
+    int64_t wait_ms;        /* ... at most this long, else InternalServerErrorException */
 };
 
 /* One call. Owned by the front; borrowed by the operation for the duration of the call. */

@@ -2,10 +2,12 @@
  *
  * A fleet is the hash wl:{F}:fleet plus its entries in wl:fleets and wl:account:<id>:fleets.
  * CreateFleet writes it CREATING in one script (so concurrent creates of one name: exactly one
- * wins) and schedules `fleet:F` in wl:pending; the reconciler makes it ACTIVE. DeleteFleet, in
- * one script, releases the fleet's certificates and company code, deletes every other key of
- * the fleet (domains, CAs, authorization providers, devices, users, sessions, tags) and marks
- * it DELETING; the reconciler makes it DELETED and later purges it. */
+ * wins) and schedules `fleet:F` in wl:pending; the reconciler makes it ACTIVE once one of the
+ * fleet's gateways beats (wl:{F}:gateways). DeleteFleet, in one script, releases the fleet's
+ * certificates and company code, deletes every other key of the fleet (domains, CAs,
+ * authorization providers, devices, users, sessions, tags; not the gateways' heartbeats) and
+ * marks it DELETING; the reconciler makes it DELETED once its gateways have left, and later
+ * purges it. */
 #include "ops.h"
 
 #include <stdio.h>
@@ -61,7 +63,7 @@ static const char delete_lua[] = CTL_LUA_SWEEP
     "if code and redis.call('GET', 'wl:companycode:' .. code) == F then\n"
     "  redis.call('DEL', 'wl:companycode:' .. code)\n"
     "end\n"
-    "sweep({[P .. 'fleet'] = true, [P .. 'version'] = true})\n"
+    "sweep({[P .. 'fleet'] = true, [P .. 'version'] = true, [P .. 'gateways'] = true})\n"
     "redis.call('HDEL', P .. 'fleet', 'company_code')\n"
     "redis.call('HSET', P .. 'fleet', 'status', 'DELETING', 'modified', now)\n"
     "redis.call('ZADD', 'wl:pending', due, 'fleet:' .. F)\n"

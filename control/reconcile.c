@@ -1,8 +1,12 @@
 /* reconcile.c - ctl_reconcile(): the state transitions that are due, from wl:pending.
  *
  * Members of wl:pending (score = when due, epoch ms):
- *   fleet:F         CREATING -> ACTIVE, or DELETING -> DELETED (then purge:F is scheduled
- *                   fleet_delete_delay_ms later)
+ *   fleet:F         CREATING -> ACTIVE once a gateway of the fleet beats (a member of
+ *                   wl:{F}:gateways scored within gateway_ttl_ms of now); DELETING -> DELETED
+ *                   once none beats any more (its gateways saw fleet/delete, drained and left)
+ *                   or fleet_drain_ms after DeleteFleet at the latest, then purge:F is scheduled
+ *                   fleet_delete_delay_ms later. While waiting, the member is rescheduled
+ *                   RECHECK_MS later.
  *   purge:F         a DELETED fleet disappears: every key of the fleet but its version counter
  *                   (kept so that versions stay monotonic if the name is used again), and its
  *                   entries in wl:fleets and wl:account:<id>:fleets
@@ -18,22 +22,34 @@
 #include "store.h"
 
 #define BATCH "100"
+#define RECHECK_MS 250
 
 static const char reconcile_lua[] =
     CTL_LUA_SWEEP "local member, now, later = ARGV[2], ARGV[3], ARGV[4]\n"
+                  "local fresh_since, drain, recheck = ARGV[5], ARGV[6], ARGV[7]\n"
                   "local score = redis.call('ZSCORE', 'wl:pending', member)\n"
                   "if not score or tonumber(score) > tonumber(now) then return 'SKIP' end\n"
                   "redis.call('ZREM', 'wl:pending', member)\n"
                   "local kind = string.match(member, '^(%a+):')\n"
                   "local st = redis.call('HGET', P .. 'fleet', 'status')\n"
                   "if kind == 'fleet' then\n"
+                  "  local beating = redis.call('ZCOUNT', P .. 'gateways', fresh_since, '+inf')\n"
                   "  if st == 'CREATING' then\n"
-                  "    redis.call('HSET', P .. 'fleet', 'status', 'ACTIVE', 'modified', now)\n"
-                  "    bump('fleet', 'active', F)\n"
+                  "    if beating > 0 then\n"
+                  "      redis.call('HSET', P .. 'fleet', 'status', 'ACTIVE', 'modified', now)\n"
+                  "      bump('fleet', 'active', F)\n"
+                  "    else\n"
+                  "      redis.call('ZADD', 'wl:pending', recheck, member)\n"
+                  "    end\n"
                   "  elseif st == 'DELETING' then\n"
-                  "    redis.call('HSET', P .. 'fleet', 'status', 'DELETED', 'modified', now)\n"
-                  "    redis.call('ZADD', 'wl:pending', later, 'purge:' .. F)\n"
-                  "    bump('fleet', 'deleted', F)\n"
+                  "    local since = tonumber(redis.call('HGET', P .. 'fleet', 'modified')) or 0\n"
+                  "    if beating == 0 or tonumber(now) >= since + tonumber(drain) then\n"
+                  "      redis.call('HSET', P .. 'fleet', 'status', 'DELETED', 'modified', now)\n"
+                  "      redis.call('ZADD', 'wl:pending', later, 'purge:' .. F)\n"
+                  "      bump('fleet', 'deleted', F)\n"
+                  "    else\n"
+                  "      redis.call('ZADD', 'wl:pending', recheck, member)\n"
+                  "    end\n"
                   "  end\n"
                   "elseif kind == 'purge' then\n"
                   "  if st == 'DELETED' then\n"
@@ -69,9 +85,12 @@ static int member_fleet(const char *m, char *out, size_t outlen)
 
 int ctl_reconcile(struct ctl_ctx *ctx)
 {
-    char now[24], later[24];
+    char now[24], later[24], fresh_since[24], drain[24], recheck[24];
     ctl_itoa(now, ctx->now_ms);
     ctl_itoa(later, ctx->now_ms + ctx->cfg->fleet_delete_delay_ms);
+    ctl_itoa(fresh_since, ctx->now_ms - ctx->cfg->gateway_ttl_ms);
+    ctl_itoa(drain, ctx->cfg->fleet_drain_ms);
+    ctl_itoa(recheck, ctx->now_ms + RECHECK_MS);
     redisReply *due =
         ctl_store_cmd(ctx, "ZRANGEBYSCORE", "wl:pending", "-inf", now, "LIMIT", "0", BATCH, NULL);
     if (due == NULL)
@@ -89,8 +108,8 @@ int ctl_reconcile(struct ctl_ctx *ctx)
             continue;
         }
         const char *keys[1] = {ctl_key(key, sizeof key, fleet, "fleet")};
-        const char *args[4] = {fleet, m, now, later};
-        redisReply *r = ctl_store_eval(ctx, reconcile_lua, 1, keys, 4, args);
+        const char *args[7] = {fleet, m, now, later, fresh_since, drain, recheck};
+        redisReply *r = ctl_store_eval(ctx, reconcile_lua, 1, keys, 7, args);
         if (r == NULL) {
             rc = -1;
             break;

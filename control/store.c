@@ -62,6 +62,32 @@ static redisReply *check_reply(struct ctl_ctx *ctx, redisReply *r)
     return NULL;
 }
 
+/* With --redis-wait-replicas N: a script's effects count as done only once N replicas have
+ * them (WAIT), so that what the API acknowledged survives a failover that promotes one of them.
+ * A script that wrote nothing returns at once (WAIT waits for this connection's writes only). */
+static redisReply *replicated(struct ctl_ctx *ctx, redisReply *r)
+{
+    if (r == NULL || ctx->cfg == NULL || ctx->cfg->wait_replicas <= 0)
+        return r;
+    redisReply *w = redisCommand(ctx->redis, "WAIT %d %lld", ctx->cfg->wait_replicas,
+                                 (long long)ctx->cfg->wait_ms);
+    long long got = w != NULL && w->type == REDIS_REPLY_INTEGER ? w->integer : -1;
+    if (w != NULL)
+        freeReplyObject(w);
+    if (got >= ctx->cfg->wait_replicas)
+        return r;
+    freeReplyObject(r);
+    if (got < 0)
+        ctl_error(ctx, "InternalServerErrorException", "the store did not confirm replication: %s",
+                  ctx->redis->errstr[0] ? ctx->redis->errstr : "WAIT failed");
+    else
+        ctl_error(ctx, "InternalServerErrorException",
+                  "the change reached %lld of %d replicas within %lld ms and may be lost if "
+                  "Redis fails over: retry",
+                  got, ctx->cfg->wait_replicas, (long long)ctx->cfg->wait_ms);
+    return NULL;
+}
+
 redisReply *ctl_store_cmdv(struct ctl_ctx *ctx, int argc, const char **argv)
 {
     size_t lens[MAX_ARGS];
@@ -111,7 +137,7 @@ redisReply *ctl_store_eval(struct ctl_ctx *ctx, const char *script, int nkeys, c
         argv[3 + nkeys + i] = args[i];
     for (int i = 0; i < argc; i++)
         lens[i] = strlen(argv[i]);
-    r = check_reply(ctx, redisCommandArgv(ctx->redis, argc, argv, lens));
+    r = replicated(ctx, check_reply(ctx, redisCommandArgv(ctx->redis, argc, argv, lens)));
 out:
     free(full);
     free(lens);

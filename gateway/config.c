@@ -7,11 +7,14 @@
  * anything but a session/user/device event triggers a full reload (coalesced). A version gap, a
  * reconnect or SIGHUP also reloads. While Redis is down the last snapshot stays in force; workers
  * fail closed after --stale-ms (gw_server_stale). Domain certificate contexts are cached by ARN
- * and content digest, so a reload after a status change costs a few Redis round trips. */
+ * and content digest, so a reload after a status change costs a few Redis round trips. The same
+ * thread registers the process in wl:{F}:gateways and drains it when the fleet goes away
+ * (heartbeat.h). */
 #include "gw_internal.h"
 
 #include "audit.h"
 #include "egress.h"
+#include "heartbeat.h"
 
 #include "log.h"
 
@@ -38,6 +41,9 @@ struct gw_config {
     uv_timer_t retry;
     uv_timer_t poll;
     uv_timer_t soon;
+    uv_timer_t beat;
+    struct gw_heartbeat hb;
+    char fleet_status[16]; /* status field of the last load; "" when the fleet hash is absent */
     redisContext *sync;
     redisAsyncContext *sub;
     bool sub_ready;
@@ -378,7 +384,10 @@ static struct gw_snapshot *load(struct gw_config *cfg, char *err, size_t errlen)
     s->version = ver->type == REDIS_REPLY_STRING ? strtoll(ver->str, NULL, 10) : 0;
     s->loaded_ms = gw_wall_ms();
     const char *fstatus = hfield(fleet, "status");
-    s->fleet_exists = fleet->elements > 0 && fstatus && strcmp(fstatus, "ACTIVE") == 0;
+    snprintf(cfg->fleet_status, sizeof cfg->fleet_status, "%s", fstatus ? fstatus : "");
+    /* CREATING: no gateway had registered yet; this one is registering (heartbeat.h) */
+    s->fleet_exists = fleet->elements > 0 && fstatus &&
+                      (strcmp(fstatus, "ACTIVE") == 0 || strcmp(fstatus, "CREATING") == 0);
     snprintf(s->redis_host, sizeof s->redis_host, "%s", cfg->host);
     s->redis_port = cfg->port;
     snprintf(s->redis_path, sizeof s->redis_path, "%s", cfg->path);
@@ -516,6 +525,7 @@ static int reload(struct gw_config *cfg)
     atomic_fetch_add(&cfg->srv->reloads, 1);
     gw_server_publish(cfg->srv, s);
     gw_snapshot_unref(s);
+    gw_heartbeat_fleet_gone(&cfg->hb, cfg->fleet_status[0] ? cfg->fleet_status : NULL);
     if (changed)
         WL_DEBUG(NULL, "snapshot version %lld published", (long long)cfg->version);
     return 0;
@@ -654,6 +664,17 @@ static void poll_cb(uv_timer_t *t)
         reload_soon(cfg);
 }
 
+static void beat_cb(uv_timer_t *t)
+{
+    struct gw_config *cfg = t->data;
+    if (!cfg->sync)
+        return; /* the retry timer is at work */
+    if (gw_heartbeat_beat(&cfg->hb, cfg->sync, gw_wall_ms()) < 0) {
+        mark_down(cfg, "heartbeat failed");
+        schedule_retry(cfg);
+    }
+}
+
 static void close_walk(uv_handle_t *h, void *arg)
 {
     (void)arg;
@@ -667,6 +688,7 @@ static void cmd_cb(uv_async_t *a)
     if (atomic_exchange(&cfg->want_reload, 0))
         reload_soon(cfg);
     if (atomic_load(&cfg->want_stop)) {
+        gw_heartbeat_leave(&cfg->hb, cfg->sync);
         if (cfg->sub) {
             redisAsyncContext *ac = cfg->sub;
             cfg->sub = NULL;
@@ -697,16 +719,27 @@ int gw_config_start(struct gw_server *srv, char *err, size_t errlen)
     uv_timer_init(&cfg->loop, &cfg->retry);
     uv_timer_init(&cfg->loop, &cfg->poll);
     uv_timer_init(&cfg->loop, &cfg->soon);
-    cfg->retry.data = cfg->poll.data = cfg->soon.data = cfg;
+    uv_timer_init(&cfg->loop, &cfg->beat);
+    cfg->retry.data = cfg->poll.data = cfg->soon.data = cfg->beat.data = cfg;
+    gw_heartbeat_init(&cfg->hb, srv->opt->fleet);
     struct gw_snapshot *s = load(cfg, err, errlen);
     if (!s)
         return -1;
+    if (gw_heartbeat_start_refusal(srv->opt->fleet, cfg->fleet_status[0] ? cfg->fleet_status : NULL,
+                                   err, errlen)) {
+        gw_snapshot_unref(s);
+        return -1;
+    }
     cfg->version = s->version;
     gw_server_publish(srv, s);
     gw_snapshot_unref(s);
     WL_INFO(NULL, "fleet %s loaded: version %lld", srv->opt->fleet, (long long)cfg->version);
+    if (gw_heartbeat_beat(&cfg->hb, cfg->sync, gw_wall_ms()) < 0)
+        WL_WARN(NULL, "fleet %s: first heartbeat failed (retried)", srv->opt->fleet);
+    WL_INFO(NULL, "fleet %s: registered as gateway instance %s", srv->opt->fleet, cfg->hb.id);
     sub_connect(cfg);
     uv_timer_start(&cfg->poll, poll_cb, 5000, 5000);
+    uv_timer_start(&cfg->beat, beat_cb, GW_HEARTBEAT_MS, GW_HEARTBEAT_MS);
     if (uv_thread_create(&srv->cfg_thread, thread_main, cfg) != 0) {
         snprintf(err, errlen, "cannot start the config thread");
         return -1;

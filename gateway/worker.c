@@ -538,7 +538,7 @@ int gw_run(const struct gw_options *o)
         }
     }
     if (gw_config_start(srv, err, sizeof err) < 0) {
-        fprintf(stderr, "worklink-gateway: --redis: %s\n", err);
+        fprintf(stderr, "worklink-gateway: %s\n", err); /* names redis or the fleet */
         return 2;
     }
     uv_loop_t *loop = uv_default_loop();

@@ -132,6 +132,28 @@ def write_loopback_network(d):
     return path
 
 
+def stand_in_gateways(url, interval=0.5):
+    """For tests of control without a gateway process: beats, the way worklink-gateway does
+    (docs/redis-schema.md, wl:{F}:gateways), for every fleet that is CREATING or ACTIVE, so that
+    control's reconciler turns new fleets ACTIVE; like a real gateway it stops beating for a
+    fleet once it is DELETING. Runs in a daemon thread until the test exits."""
+    import threading
+    import redis
+    r = redis.Redis.from_url(url, decode_responses=True)
+
+    def run():
+        while True:
+            try:
+                now = int(time.time() * 1000)
+                for f in r.zrange("wl:fleets", 0, -1):
+                    if r.hget("wl:{%s}:fleet" % f, "status") in ("CREATING", "ACTIVE"):
+                        r.zadd("wl:{%s}:gateways" % f, {"test-stand-in": now})
+            except Exception:
+                pass
+            time.sleep(interval)
+    threading.Thread(target=run, daemon=True).start()
+
+
 def write_key_file(d):
     path = os.path.join(d, "master.key")
     with open(path, "w") as f:

@@ -94,8 +94,10 @@ class Env:
     def setup_fleet(self, domains):
         self.ok("create-fleet", "worklink", "create-fleet", "--fleet-name", F,
                 "--display-name", "Corp")
+        # CREATING until its gateway (started later) beats: configure it meanwhile
         self.poll(lambda: (self.aws("worklink", "describe-fleet-metadata", "--fleet-arn",
-                                    FLEET_ARN)[1] or {}).get("FleetStatus"), "ACTIVE")
+                                    FLEET_ARN)[1] or {}).get("FleetStatus") in
+                  ("CREATING", "ACTIVE"), True)
         net = t.LOOPBACK_NETWORK
         self.wl("update-company-network-configuration", "update-company-network-configuration",
                 "--vpc-id", net["vpcs"][0]["id"], "--subnet-ids", net["subnets"][0]["id"],

@@ -110,6 +110,8 @@ static int setup_all(void **state)
     cfg.fleet_create_delay_ms = 1000;
     cfg.domain_associate_delay_ms = 1000;
     cfg.fleet_delete_delay_ms = 1000;
+    cfg.gateway_ttl_ms = 5000;
+    cfg.fleet_drain_ms = 60000;
     clock_ms = (int64_t)time(NULL) * 1000;
     /* certificates made with the openssl tool */
     sh("cd %s && openssl ecparam -name prime256v1 -genkey -noout -out ca.key 2>/dev/null && "
@@ -198,6 +200,20 @@ static void reconcile_after(int64_t ms)
     assert_int_equal(ctl_reconcile(&ctx), 0);
 }
 
+/* A gateway of fleet F beats (member id, at the test clock), the way gateway/heartbeat.c does. */
+static void beat(const char *fleet, const char *id)
+{
+    freeReplyObject(
+        redisCommand(rc, "ZADD wl:{%s}:gateways %lld %s", fleet, (long long)clock_ms, id));
+}
+
+static void gateway_left(const char *fleet, const char *id)
+{
+    freeReplyObject(redisCommand(rc, "ZREM wl:{%s}:gateways %s", fleet, id));
+}
+
+static const char *fleet_status(const char *name);
+
 static const char *fleet_arn(const char *name)
 {
     static char arn[128];
@@ -232,11 +248,15 @@ static void test_fleet_lifecycle(void **state)
                         "a");
     json_decref(r.out);
 
+    /* no gateway of the fleet beats yet: it stays CREATING */
     reconcile_after(1500);
-    r = wl("DescribeFleetMetadata", json_pack("{s:s}", "FleetArn", fleet_arn("alpha")));
-    expect_ok(r);
-    assert_string_equal(json_string_value(json_object_get(r.out, "FleetStatus")), "ACTIVE");
-    json_decref(r.out);
+    assert_string_equal(fleet_status("alpha"), "CREATING");
+    beat("alpha", "gw-stale");
+    reconcile_after(5001); /* a heartbeat older than the TTL does not count */
+    assert_string_equal(fleet_status("alpha"), "CREATING");
+    beat("alpha", "gw-1");
+    reconcile_after(300);
+    assert_string_equal(fleet_status("alpha"), "ACTIVE");
 
     expect_done(wl("UpdateFleetMetadata", json_pack("{s:s, s:b}", "FleetArn", fleet_arn("alpha"),
                                                     "OptimizeForEndUserLocation", 1)));
@@ -644,10 +664,13 @@ static void test_delete_fleet_removes_everything(void **state)
     redisReply *x = cmd("EXISTS wl:companycode:%s wl:{alpha}:device:dev1 wl:{alpha}:tags", code);
     assert_int_equal(x->integer, 0);
     freeReplyObject(x);
+    /* a gateway still beating keeps the fleet DELETING; once it has left: DELETED */
+    beat("alpha", "gw-1");
     reconcile_after(1500);
-    r = wl("DescribeFleetMetadata", json_pack("{s:s}", "FleetArn", fa));
-    assert_string_equal(json_string_value(json_object_get(r.out, "FleetStatus")), "DELETED");
-    json_decref(r.out);
+    assert_string_equal(fleet_status("alpha"), "DELETING");
+    gateway_left("alpha", "gw-1");
+    reconcile_after(300);
+    assert_string_equal(fleet_status("alpha"), "DELETED");
     reconcile_after(1500);
     expect_err(wl("DescribeFleetMetadata", json_pack("{s:s}", "FleetArn", fa)),
                "ResourceNotFoundException");
@@ -659,6 +682,47 @@ static void test_delete_fleet_removes_everything(void **state)
     expect_done(wl("CreateFleet", json_pack("{s:s}", "FleetName", "alpha")));
     free(code);
     free(arn);
+}
+
+/* A gateway that dies (stops beating) or never exits cannot hold a deleted fleet forever. */
+static void test_delete_waits_for_gateways_boundedly(void **state)
+{
+    (void)state;
+    const char *names[2] = {"dead-gw", "stuck-gw"};
+    for (int i = 0; i < 2; i++) {
+        expect_done(wl("CreateFleet", json_pack("{s:s}", "FleetName", names[i])));
+        beat(names[i], "g");
+    }
+    reconcile_after(1000);
+    for (int i = 0; i < 2; i++) {
+        assert_string_equal(fleet_status(names[i]), "ACTIVE");
+        beat(names[i], "g");
+        expect_done(wl("DeleteFleet", json_pack("{s:s}", "FleetArn", fleet_arn(names[i]))));
+    }
+    reconcile_after(1000);
+    assert_string_equal(fleet_status("dead-gw"), "DELETING");
+    beat("stuck-gw", "g");
+    reconcile_after(4100); /* dead-gw's last beat is now older than the TTL */
+    assert_string_equal(fleet_status("dead-gw"), "DELETED");
+    assert_string_equal(fleet_status("stuck-gw"), "DELETING");
+    for (int t = 0; t < 54; t++) { /* stuck-gw beats on... */
+        beat("stuck-gw", "g");
+        reconcile_after(1000);
+    }
+    assert_string_equal(fleet_status("stuck-gw"), "DELETING");
+    beat("stuck-gw", "g");
+    reconcile_after(1000); /* ... until the drain timeout (60 s after DeleteFleet) */
+    assert_string_equal(fleet_status("stuck-gw"), "DELETED");
+}
+
+static const char *fleet_status(const char *name)
+{
+    static char st[32];
+    struct result r = wl("DescribeFleetMetadata", json_pack("{s:s}", "FleetArn", fleet_arn(name)));
+    expect_ok(r);
+    snprintf(st, sizeof st, "%s", json_string_value(json_object_get(r.out, "FleetStatus")));
+    json_decref(r.out);
+    return st;
 }
 
 static void test_store_failure_is_internal_error(void **state)
@@ -714,6 +778,7 @@ int main(void)
         cmocka_unit_test(test_fleet_config),
         cmocka_unit_test(test_devices_and_sign_out),
         cmocka_unit_test(test_delete_fleet_removes_everything),
+        cmocka_unit_test(test_delete_waits_for_gateways_boundedly),
         cmocka_unit_test(test_store_failure_is_internal_error),
         cmocka_unit_test(test_refused_write_leaves_nothing),
     };
