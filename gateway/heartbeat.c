@@ -20,8 +20,8 @@ void gw_heartbeat_init(struct gw_heartbeat *hb, const char *fleet)
         snprintf(host, sizeof host, "localhost");
     if (RAND_bytes(rnd, sizeof rnd) != 1) /* uniqueness only; pid + time still tell apart */
         memset(rnd, 0, sizeof rnd);
-    snprintf(hb->id, sizeof hb->id, "%s/%ld/%02x%02x%02x%02x", host, (long)getpid(), rnd[0],
-             rnd[1], rnd[2], rnd[3]);
+    snprintf(hb->id, sizeof hb->id, "%s/%ld/%02x%02x%02x%02x", host, (long)getpid(), rnd[0], rnd[1],
+             rnd[2], rnd[3]);
 }
 
 int gw_heartbeat_beat(struct gw_heartbeat *hb, redisContext *c, int64_t now_ms)

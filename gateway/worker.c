@@ -89,13 +89,32 @@ static void start_drain(struct gw_worker *w)
     maybe_done(w);
 }
 
+/* Whether two snapshots name the same Redis (a Sentinel failover changes it). */
+static bool same_redis(const struct gw_snapshot *a, const struct gw_snapshot *b)
+{
+    return a->redis_port == b->redis_port && strcmp(a->redis_host, b->redis_host) == 0 &&
+           strcmp(a->redis_path, b->redis_path) == 0;
+}
+
 static void wake_cb(uv_async_t *a)
 {
     struct gw_worker *w = a->data;
     struct gw_snapshot *s = atomic_exchange(&w->pending, NULL);
     if (s) {
+        bool moved = w->snap && w->redis && !same_redis(w->snap, s);
         gw_snapshot_unref(w->snap);
         w->snap = s;
+        if (moved) {
+            /* the master moved: this connection leads to the old one, which may never report
+             * its death (hiredis 0.14's libuv adapter drops poll errors): lookups waiting on it
+             * fail now (503) and the next ones go to the new master */
+            WL_INFO(NULL, "worker %d: redis moved to %s:%d, reconnecting", w->id, s->redis_host,
+                    s->redis_port);
+            redisAsyncContext *ac = w->redis;
+            w->redis = NULL;
+            w->redis_ready = false;
+            redisAsyncFree(ac);
+        }
         gw_worker_redis_connect(w);
     }
     if (atomic_load(&w->srv->draining) && !w->draining)

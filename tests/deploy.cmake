@@ -1,3 +1,4 @@
 # Deployment (issue 9): fleet lifecycle driven by gateway heartbeats, HAProxy + Sentinel
 # failover, the quickstart.
 wl_integration_test(deploy_fleet_lifecycle integration/deploy/test_fleet_lifecycle.py 120)
+wl_integration_test(deploy_failover integration/deploy/test_failover.py 240)

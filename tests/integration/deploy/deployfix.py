@@ -61,7 +61,7 @@ class Control:
                             stderr_path=os.path.join(d, name + ".log"))
         kw = dict(endpoint_url="http://127.0.0.1:%d" % self.port, region_name="us-east-1",
                   aws_access_key_id=AK, aws_secret_access_key=SK,
-                  config=botocore.config.Config(retries={"max_attempts": 1},
+                  config=botocore.config.Config(retries={"total_max_attempts": 1},
                                                 connect_timeout=5, read_timeout=15))
         self.wl = boto3.client("worklink", **kw)
         self.acm = boto3.client("acm", **kw)
