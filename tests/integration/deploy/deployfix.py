@@ -3,7 +3,6 @@ CLI is built on), gateways of one fleet, sessions written the way the sign-in fl
 (docs/redis-schema.md), and a network inventory whose subnet and security group reach loopback
 origins (deploy/network.md: gateways fail closed without one)."""
 import hashlib
-import json
 import os
 import secrets
 import time
@@ -12,11 +11,7 @@ import wl_testlib as t
 
 ACCOUNT = "123456789012"
 AK, SK = "AKIDDEPLOY0000000001", "deploysecret"
-NETWORK = {"vpcs": [{"id": "vpc-0000000d"}],
-           "subnets": [{"id": "subnet-0000000d", "vpc": "vpc-0000000d", "cidr": "127.0.0.0/8",
-                        "source_address": "127.0.0.1"}],
-           "security_groups": [{"id": "sg-0000000d", "vpc": "vpc-0000000d", "egress": [
-               {"protocol": "tcp", "from_port": 1, "to_port": 65535, "cidr": "127.0.0.0/8"}]}]}
+NETWORK = t.LOOPBACK_NETWORK
 
 
 def fleet_arn(fleet):
@@ -24,10 +19,7 @@ def fleet_arn(fleet):
 
 
 def write_network(d):
-    path = os.path.join(d, "network.json")
-    with open(path, "w") as f:
-        json.dump(NETWORK, f)
-    return path
+    return t.write_loopback_network(d)
 
 
 def wait(fn, want=True, timeout=20.0, step=0.05):
