@@ -4,7 +4,9 @@ CLI is built on), gateways of one fleet, sessions written the way the sign-in fl
 origins (deploy/network.md: gateways fail closed without one)."""
 import hashlib
 import os
+import random
 import secrets
+import socket
 import time
 
 import wl_testlib as t
@@ -20,6 +22,27 @@ def fleet_arn(fleet):
 
 def write_network(d):
     return t.write_loopback_network(d)
+
+
+_given = set()
+
+
+def quiet_port():
+    """A free port below the kernel's ephemeral range: processes here bind their ports seconds
+    after the ports are picked, and meanwhile an outgoing connection of any process on the
+    machine may take a port of the ephemeral range (t.free_port's)."""
+    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+    while True:
+        port = random.randrange(max(1024, low - 12000), low)
+        if port in _given:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _given.add(port)
+        return port
 
 
 def wait(fn, want=True, timeout=20.0, step=0.05):
@@ -45,7 +68,7 @@ class Control:
         import boto3
         import botocore.config
         creds = t.write_credentials(d, [("deploy", AK, SK, ACCOUNT, "full")])
-        self.port = t.free_port()
+        self.port = quiet_port()
         self.proc = t.start([t.binary("worklink-control"), "--listen",
                              "127.0.0.1:%d" % self.port, "--redis", redis_url, "--credentials",
                              creds, "--key-file", key_file, "--rate-limit", "0",

@@ -71,13 +71,13 @@ def wait_ping(port, timeout=10):
     return D.wait(lambda: r.ping(), True, timeout=timeout)
 
 
-mport, rports = t.free_port(), [t.free_port(), t.free_port()]
+mport, rports = D.quiet_port(), [D.quiet_port(), D.quiet_port()]
 master = redis_server(mport)
 c.ok(wait_ping(mport), "redis master up")
 replicas = [redis_server(p, ["--replicaof", "127.0.0.1", str(mport)]) for p in rports]
 for p in rports:
     c.ok(wait_ping(p), "replica %d up" % p)
-sports = [t.free_port() for _ in range(3)]
+sports = [D.quiet_port() for _ in range(3)]
 sentinels = []
 for p in sports:
     conf = os.path.join(d, "sentinel-%d.conf" % p)
@@ -126,12 +126,12 @@ ctl.wl.update_company_network_configuration(
     SecurityGroupIds=[D.NETWORK["security_groups"][0]["id"]])
 ctl.wl.update_audit_stream_configuration(FleetArn=farn, AuditStreamArn=AUDIT)
 
-oport = t.free_port()
+oport = D.quiet_port()
 origin = t.start(["/usr/bin/python3", os.path.join(SRC, "tests", "integration", "gateway",
                                                    "origin.py"), str(oport)])
 gws = []
 for i in range(3):
-    port, admin = t.free_port(), t.free_port()
+    port, admin = D.quiet_port(), D.quiet_port()
     argv = D.gateway_argv(F, SURL, key_file, network, port, admin,
                           ["--proxy-protocol", "--origin", "%s=http://127.0.0.1:%d" %
                            (DOMAIN, oport), "--session-cache-ms", "1000"])
@@ -150,7 +150,7 @@ c.ok(rm.wait(2, 1000) == 2, "sessions replicated")
 
 # ---------------------------------------------------------------- HAProxy
 
-vip = t.free_port()
+vip = D.quiet_port()
 hcfg = os.path.join(d, "haproxy.cfg")
 stats_sock = os.path.join(d, "haproxy.sock")
 with open(hcfg, "w") as f:

@@ -27,15 +27,15 @@ GW = "wl:{%s}:gateways" % F
 
 
 def refused_start(fleet, want):
-    p = subprocess.run(D.gateway_argv(fleet, redis_url, key_file, network, t.free_port(),
-                                      t.free_port()), capture_output=True, text=True, timeout=30)
+    p = subprocess.run(D.gateway_argv(fleet, redis_url, key_file, network, D.quiet_port(),
+                                      D.quiet_port()), capture_output=True, text=True, timeout=30)
     c.ok(p.returncode != 0 and want in p.stderr and "ready" not in p.stdout,
          "gateway for %s fleet refused (%r): exit %d, %s" % (fleet, want, p.returncode,
                                                             p.stderr.strip()[-300:]))
 
 
 def start_gateway(name):
-    port, admin = t.free_port(), t.free_port()
+    port, admin = D.quiet_port(), D.quiet_port()
     return t.start(D.gateway_argv(F, redis_url, key_file, network, port, admin),
                    stderr_path=os.path.join(d, name + ".log"))
 

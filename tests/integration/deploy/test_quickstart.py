@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 
+import deployfix as D
 import wl_testlib as t
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -21,9 +22,11 @@ MARK = "Press Ctrl-C to stop everything this script started."
 
 c = t.Checker()
 demo = os.path.join(t.tmpdir("wlquick-"), "demo")  # does not exist yet: a clean state
-ports = {k: t.free_port() for k in ("WL_CONTROL_PORT", "WL_GATEWAY_PORT",
-                                    "WL_GATEWAY_ADMIN_PORT", "WL_ORIGIN_PORT", "WL_IDP_PORT",
-                                    "WL_REDIS_PORT")}
+
+
+ports = {k: D.quiet_port() for k in ("WL_CONTROL_PORT", "WL_GATEWAY_PORT",
+                                     "WL_GATEWAY_ADMIN_PORT", "WL_ORIGIN_PORT", "WL_IDP_PORT",
+                                     "WL_REDIS_PORT")}
 env = dict(os.environ, WL_DEMO_DIR=demo, WL_BUILD_DIR=t.BUILD_DIR,
            **{k: str(v) for k, v in ports.items()})
 for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "WL_REDIS_URL"):
@@ -84,7 +87,8 @@ def check_page(n, text):
 
 
 def stop(n, p):
-    pids = [int(x) for x in open(os.path.join(demo, "pids")).read().split()]
+    path = os.path.join(demo, "pids")
+    pids = [int(x) for x in open(path).read().split()] if os.path.exists(path) else []
     c.eq(len(pids), 5, "run %d: five processes started (redis, control, idp, origin, gateway)" % n)
     p.send_signal(signal.SIGINT)  # Ctrl-C
     try:
