@@ -356,3 +356,19 @@ void gw_audit_dispose(struct gw_worker *w)
     if (a->ac)
         redisAsyncDisconnect(a->ac); /* replies first, then on_disconnect frees */
 }
+
+void gw_audit_redis_moved(struct gw_worker *w)
+{
+    struct gw_audit *a = w->audit;
+    if (!a || !a->ac || a->disposing)
+        return;
+    redisAsyncContext *ac = a->ac;
+    a->ac = NULL; /* its callbacks, if any, see no state and are ignored */
+    a->ready = false;
+    a->sent = 0;
+    a->gen++;
+    a->handles--;
+    ac->data = NULL;
+    redisAsyncFree(ac);
+    audit_connect(a);
+}

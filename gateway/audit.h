@@ -25,6 +25,11 @@ char *gw_audit_stream_key(const char *arn);
  * stream. Borrows r. */
 void gw_audit_req(struct gw_req *r);
 
+/* The worker's snapshot names another Redis (a Sentinel failover): drops the connection to the
+ * old one, which may never report its death, and connects to the new one; events in flight stay
+ * queued and are sent again (at least once). Worker thread. */
+void gw_audit_redis_moved(struct gw_worker *w);
+
 /* Flushes what can be flushed and closes the worker's audit connection (worker shutdown); the
  * state is freed once its handles are closed. */
 void gw_audit_dispose(struct gw_worker *w);

@@ -425,7 +425,7 @@ static struct gw_snapshot *load(struct gw_config *cfg, char *err, size_t errlen)
             const char *arn = hfield(d, "acm_arn");
             if (arn && d->elements > 0)
                 gd->ctx = cert_ctx(cfg, F, dn, arn);
-            if (!cfg->sync) { /* connection died in the middle */
+            if (cfg->sync->err) { /* connection died in the middle (cert_ctx got no reply) */
                 freeReplyObject(d);
                 s->ndomains++;
                 snprintf(err, errlen, "redis read failed");

@@ -101,10 +101,10 @@ static void wake_cb(uv_async_t *a)
     struct gw_worker *w = a->data;
     struct gw_snapshot *s = atomic_exchange(&w->pending, NULL);
     if (s) {
-        bool moved = w->snap && w->redis && !same_redis(w->snap, s);
+        bool moved = w->snap && !same_redis(w->snap, s);
         gw_snapshot_unref(w->snap);
         w->snap = s;
-        if (moved) {
+        if (moved && w->redis) {
             /* the master moved: this connection leads to the old one, which may never report
              * its death (hiredis 0.14's libuv adapter drops poll errors): lookups waiting on it
              * fail now (503) and the next ones go to the new master */
@@ -115,6 +115,8 @@ static void wake_cb(uv_async_t *a)
             w->redis_ready = false;
             redisAsyncFree(ac);
         }
+        if (moved)
+            gw_audit_redis_moved(w);
         gw_worker_redis_connect(w);
     }
     if (atomic_load(&w->srv->draining) && !w->draining)
