@@ -915,29 +915,42 @@ def render_check(gw, direct, env, d):
 # ---------------------------------------------------------------- main
 
 class Hosts:
-    """Adds `127.0.0.1 DOMAIN` to /etc/hosts for the run (wrk takes SNI from the URL host)."""
+    """Adds `127.0.0.1 DOMAIN` to /etc/hosts for the run (wrk takes SNI from the URL host).
+
+    Each run adds its own line, tagged with its PID, and removes only that line at exit: runs
+    that overlap (two benches, or a bench beside CI's bench_quick) never take the name away
+    from each other. Lines of runs that were killed (their PID is gone) are removed too."""
 
     def __init__(self):
-        self.added = False
+        self.tag = "%s %d" % (HOSTS_MARK, os.getpid())
+        self._rewrite(lambda ln: not self._stale(ln))
         with open("/etc/hosts") as f:
             txt = f.read()
-        if HOSTS_MARK in txt:  # left by a run that was killed: ours to remove at exit
-            self.added = True
-            return
-        if re.search(r"^\s*127\.0\.0\.1\s.*\b%s\b" % re.escape(DOMAIN), txt, re.M):
-            return
         with open("/etc/hosts", "a") as f:
-            f.write("%s127.0.0.1 %s %s\n" % ("" if txt.endswith("\n") else "\n", DOMAIN,
-                                             HOSTS_MARK))
+            f.write("%s127.0.0.1 %s %s\n" % ("" if txt.endswith("\n") or not txt else "\n",
+                                             DOMAIN, self.tag))
         self.added = True
+
+    @staticmethod
+    def _stale(ln):
+        m = re.search(r"%s (\d+)\s*$" % re.escape(HOSTS_MARK), ln)
+        if not m:
+            return HOSTS_MARK in ln  # an untagged line of an older harness
+        return not os.path.exists("/proc/%s" % m.group(1))
+
+    @staticmethod
+    def _rewrite(keep):
+        with open("/etc/hosts") as f:
+            lines = f.readlines()
+        kept = [ln for ln in lines if keep(ln)]
+        if kept != lines:
+            with open("/etc/hosts", "w") as f:
+                f.writelines(kept)
 
     def remove(self):
         if not self.added:
             return
-        with open("/etc/hosts") as f:
-            lines = f.readlines()
-        with open("/etc/hosts", "w") as f:
-            f.writelines(ln for ln in lines if HOSTS_MARK not in ln)
+        self._rewrite(lambda ln: not ln.rstrip().endswith(self.tag))
         self.added = False
 
 
