@@ -154,6 +154,18 @@ static struct gw_req *op_reply(struct gw_ident *op)
     return op->req;
 }
 
+/* op_reply(), and a Redis error or a lost connection answered with 503: returns the request
+ * when the reply is there to be read, else NULL (nothing more to do). */
+static struct gw_req *op_reply_ok(struct gw_ident *op, const redisReply *rep)
+{
+    struct gw_req *r = op_reply(op);
+    if (r != NULL && (rep == NULL || rep->type == REDIS_REPLY_ERROR)) {
+        fail_unavailable(op); /* nothing was changed for the device: it can try again */
+        return NULL;
+    }
+    return r;
+}
+
 static bool op_send(struct gw_ident *op, redisCallbackFn *cb, int argc, const char **argv)
 {
     struct gw_worker *w = op->w;
@@ -784,13 +796,9 @@ static void ticket_got(redisAsyncContext *ac, void *reply, void *priv)
     (void)ac;
     struct gw_ident *op = priv;
     redisReply *rep = reply;
-    struct gw_req *r = op_reply(op);
+    struct gw_req *r = op_reply_ok(op, rep);
     if (r == NULL)
         return;
-    if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
-        fail_unavailable(op);
-        return;
-    }
     if (rep->type != REDIS_REPLY_STRING) {
         finish_page(op, 400, "Sign-in link expired",
                     "This sign-in link has expired or was already used. Open the page again to "
@@ -908,13 +916,9 @@ static void signout_done(redisAsyncContext *ac, void *reply, void *priv)
     (void)ac;
     struct gw_ident *op = priv;
     redisReply *rep = reply;
-    struct gw_req *r = op_reply(op);
+    struct gw_req *r = op_reply_ok(op, rep);
     if (r == NULL)
         return;
-    if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
-        fail_unavailable(op); /* nothing was cleared on the device: it can try again */
-        return;
-    }
     if (rep->type == REDIS_REPLY_INTEGER && rep->integer == 1)
         WL_INFO(NULL, "sign-out: session ended by its device");
     signed_out(op);
