@@ -65,6 +65,7 @@ struct rnd_rewriter {
     rnd_write_cb write;
     void *wud;
     int depth;
+    int noskip; /* rnd_rewriter_set_skipping(rw, 0): every event from the tokenizer */
     /* raw bookkeeping */
     uint64_t pos, out_raw;
     const char *slice;
@@ -489,6 +490,16 @@ static int is_trigger(int c)
 static int srcdoc_changed(const struct rnd_rewriter *rw);
 static void srcdoc_dirty(struct rnd_rewriter *rw);
 
+/* The one URL of a V_URL value is decided and written: the rest of the value passes through as
+ * raw bytes, so the tokenizer need not decode it and the value needs no more events. */
+static void vskip(struct rnd_rewriter *rw)
+{
+    rnd_tok_skip_value(rw->tok);
+    rw->vk = V_NONE;
+    rw->dec.len = 0;
+    hbuf_trim(&rw->dec);
+}
+
 static void vchunk(struct rnd_rewriter *rw, const char *p, size_t n, uint64_t raw_end)
 {
     if (rw->vk == V_SRCDOC) {
@@ -606,6 +617,8 @@ static void vchunk(struct rnd_rewriter *rw, const char *p, size_t n, uint64_t ra
         rw->ivl_raw = raw_end;
         rw->dec.len = 0;
     }
+    if (rw->vk == V_URL && rw->url == U_NONE && !rw->dirty && !rw->noskip)
+        vskip(rw);
 }
 
 static struct rnd_rewriter *rewriter_new_depth(const struct rnd_url_policy *policy,
@@ -649,15 +662,21 @@ static void vbegin(struct rnd_rewriter *rw, int vk, char quote, uint64_t raw)
     rw->kw_end = 0;
     rw->url = U_NONE;
     rw->pfx_len = 0;
-    emit_raw_upto(rw, raw);
+    /* the raw bytes before the value are written lazily (at the end of the slice, or when the
+     * value turns dirty) */
     if (vk == V_SRCDOC) {
         if (rw->depth < 2) {
             rw->nested = rewriter_new_depth(&rw->pol, nested_write, rw, rw->depth + 1);
+            rw->nested->noskip = rw->noskip;
+            if (rw->noskip)
+                rnd_tok_set_filter(rw->nested->tok, 0, NULL);
         } else {
+            emit_raw_upto(rw, raw);
             rw->dirty = 1; /* too deep: the value is dropped */
             rw->stats.blocked++;
         }
     } else if (vk == V_DROP) {
+        emit_raw_upto(rw, raw);
         rw->dirty = 1;
         rw->stats.blocked++;
     }
@@ -784,6 +803,48 @@ static void ns_pop(struct rnd_rewriter *rw)
         rw->ns_len--;
 }
 
+/* The tokenizer's attribute filter: the names attr_kind may care about (whatever the tag), so
+ * that the attributes of no interest (class, id, title, alt...) cost no events and no decoding. */
+static int want_attr(void *ud, const char *name, size_t len, int end_tag)
+{
+    struct rnd_rewriter *rw = ud;
+    if (end_tag)
+        return 0;
+    if (rw->pol.strip_scripts && len > 2 && name[0] == 'o' && name[1] == 'n')
+        return 1;
+#define IS(lit) (memcmp(name, lit, sizeof(lit) - 1) == 0)
+    switch (len) {
+    case 3:
+        return IS("src");
+    case 4:
+        return IS("href") || IS("ping") || IS("data");
+    case 5:
+        return IS("style");
+    case 6:
+        return IS("action") || IS("poster") || IS("lowsrc") || IS("dynsrc") || IS("srcset") ||
+               IS("srcdoc");
+    case 7:
+        return IS("content");
+    case 8:
+        return IS("manifest") || IS("codebase");
+    case 10:
+        return IS("formaction") || IS("background") || IS("xlink:href");
+    case 11:
+        return IS("imagesrcset");
+    default:
+        return 0;
+    }
+#undef IS
+}
+
+/* Text events are wanted only inside <style> (its CSS is scanned for URLs). */
+static void tok_filter(struct rnd_rewriter *rw)
+{
+    if (!rw->noskip)
+        rnd_tok_set_filter(rw->tok, (rw->in_style ? 0 : RND_TOK_SKIP_TEXT) | RND_TOK_SKIP_COMMENTS,
+                           want_attr);
+}
+
 static int attr_kind(struct rnd_rewriter *rw, const struct rnd_tok_event *ev)
 {
     if (ev->duplicate || ev->truncated || rw->end_tag)
@@ -841,6 +902,7 @@ static void on_tag_end(struct rnd_rewriter *rw, const struct rnd_tok_event *ev)
         rnd_tok_set_state(rw->tok, RND_TOK_STATE_RAWTEXT, NULL);
         if (name_is(ev, "style")) {
             rw->in_style = 1;
+            tok_filter(rw);
             vbegin(rw, V_CSS, 'T', ev->raw);
         }
     } else if (in_list(ev, rcdata_tags)) {
@@ -863,6 +925,7 @@ static void on_event(void *ud, const struct rnd_tok_event *ev)
         if (rw->in_style) {
             vend(rw, ev->raw);
             rw->in_style = 0;
+            tok_filter(rw);
         }
         rw->end_tag = ev->end_tag;
         rw->tag_len = ev->len;
@@ -917,6 +980,7 @@ static struct rnd_rewriter *rewriter_new_depth(const struct rnd_url_policy *poli
     rw->wud = ud;
     rw->depth = depth;
     rw->tok = rnd_tok_new(on_event, rw);
+    tok_filter(rw);
     return rw;
 }
 
@@ -924,6 +988,15 @@ struct rnd_rewriter *rnd_rewriter_new(const struct rnd_url_policy *policy, rnd_w
                                       void *ud)
 {
     return rewriter_new_depth(policy, write, ud, 0);
+}
+
+void rnd_rewriter_set_skipping(struct rnd_rewriter *rw, int on)
+{
+    rw->noskip = !on;
+    if (rw->noskip)
+        rnd_tok_set_filter(rw->tok, 0, NULL);
+    else
+        tok_filter(rw);
 }
 
 void rnd_rewriter_free(struct rnd_rewriter *rw)

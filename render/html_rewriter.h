@@ -50,6 +50,13 @@ struct rnd_rewriter;
 struct rnd_rewriter *rnd_rewriter_new(const struct rnd_url_policy *policy, rnd_write_cb write,
                                       void *ud);
 
+/* Skipping (on by default): the rewriter asks its tokenizer only for the events it needs (no
+ * text outside <style>, no comment data, only attributes that may hold URLs, no decoding of a
+ * URL's rest once it is decided), which is where most of its speed comes from. 0 turns it off
+ * (every event is produced and looked at); the output is the same either way, which the fuzz
+ * target checks. Call before the first rnd_rewriter_feed. */
+void rnd_rewriter_set_skipping(struct rnd_rewriter *rw, int on);
+
 /* Frees rw. rnd_rewriter_free(NULL) does nothing. */
 void rnd_rewriter_free(struct rnd_rewriter *rw);
 

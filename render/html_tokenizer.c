@@ -106,6 +106,11 @@ struct rnd_tok {
     uint64_t pos; /* raw offset of the next byte rnd_tok_feed will see */
     uint8_t state, ret_state;
     uint8_t skip_lf, foreign, finished;
+    /* filtering (rnd_tok_set_filter): flags, attribute filter; attr_skip: the current attribute
+     * is not wanted; val_skip: the rest of the current value is not wanted */
+    unsigned flags;
+    rnd_tok_attr_filter filter;
+    uint8_t attr_skip, val_skip;
     uint64_t rend; /* raw offset the next text/value event represents the input up to */
     /* current tag */
     char tag[RND_TOK_NAME_MAX];
@@ -156,9 +161,6 @@ static const uint8_t sp_comment[256] = {[0] = 1, ['\r'] = 1, ['<'] = 1, ['-'] = 
 static const uint8_t sp_bogus[256] = {[0] = 1, ['\r'] = 1, ['>'] = 1};
 static const uint8_t sp_esc[256] = {[0] = 1, ['\r'] = 1, ['<'] = 1, ['-'] = 1};
 static const uint8_t sp_cdata[256] = {[0] = 1, ['\r'] = 1, [']'] = 1};
-/* name runs: stop at whitespace, '/', '>', '=', NUL, CR (upper case is lowered in the run) */
-static const uint8_t sp_name[256] = {[0] = 1,   ['\r'] = 1, ['\t'] = 1, ['\n'] = 1, ['\f'] = 1,
-                                     [' '] = 1, ['/'] = 1,  ['>'] = 1,  ['='] = 1};
 
 static int is_ws(int c)
 {
@@ -217,7 +219,7 @@ static void ev_simple(struct rnd_tok *t, enum rnd_tok_event_kind kind, const cha
 
 static void text(struct rnd_tok *t, const char *p, size_t n)
 {
-    if (n)
+    if (n && !(t->flags & RND_TOK_SKIP_TEXT))
         ev_simple(t, RND_EV_TEXT, p, n, t->rend);
 }
 
@@ -229,7 +231,7 @@ static void text_c(struct rnd_tok *t, int c)
 
 static void comment(struct rnd_tok *t, const char *p, size_t n)
 {
-    if (n)
+    if (n && !(t->flags & RND_TOK_SKIP_COMMENTS))
         ev_simple(t, RND_EV_COMMENT, p, n, 0);
 }
 
@@ -251,7 +253,7 @@ static void comment_end(struct rnd_tok *t, uint64_t raw)
 
 static void value(struct rnd_tok *t, const char *p, size_t n)
 {
-    if (n)
+    if (n && !t->attr_skip && !t->val_skip)
         ev_simple(t, RND_EV_ATTR_VALUE, p, n, t->rend);
 }
 
@@ -306,6 +308,7 @@ static void tag_new(struct rnd_tok *t, int end)
     t->self_closing = 0;
     t->attrset_len = 0;
     t->attr_len = 0;
+    t->attr_skip = t->val_skip = 0;
 }
 
 static void tag_start_ev(struct rnd_tok *t)
@@ -357,6 +360,9 @@ static void attr_begin(struct rnd_tok *t, uint64_t raw)
 static void attr_name_done(struct rnd_tok *t)
 {
     size_t n = capped(t->attr_len, RND_TOK_NAME_MAX);
+    t->attr_skip = t->filter && !t->filter(t->ud, t->attr, n, t->end_tag);
+    if (t->attr_skip)
+        return;
     int dup = 0;
     size_t i = 0;
     while (i < t->attrset_len) {
@@ -386,6 +392,9 @@ static void attr_name_done(struct rnd_tok *t)
 
 static void value_start(struct rnd_tok *t, char quote, uint64_t raw)
 {
+    t->val_skip = 0;
+    if (t->attr_skip)
+        return;
     struct rnd_tok_event ev;
     memset(&ev, 0, sizeof ev);
     ev.kind = RND_EV_ATTR_VALUE_START;
@@ -396,7 +405,8 @@ static void value_start(struct rnd_tok *t, char quote, uint64_t raw)
 
 static void value_end(struct rnd_tok *t, uint64_t raw)
 {
-    ev_simple(t, RND_EV_ATTR_VALUE_END, NULL, 0, raw);
+    if (!t->attr_skip)
+        ev_simple(t, RND_EV_ATTR_VALUE_END, NULL, 0, raw);
 }
 
 /* ---- DOCTYPE ---- */
@@ -1546,6 +1556,17 @@ void rnd_tok_set_foreign(struct rnd_tok *t, int foreign)
     t->foreign = foreign ? 1 : 0;
 }
 
+void rnd_tok_set_filter(struct rnd_tok *t, unsigned flags, rnd_tok_attr_filter f)
+{
+    t->flags = flags;
+    t->filter = f;
+}
+
+void rnd_tok_skip_value(struct rnd_tok *t)
+{
+    t->val_skip = 1;
+}
+
 /* Bytes that end a fast run in a state: the lookup table, and the same set as (at most) four
  * bytes for the SSE2 scan (nset 0: table only). */
 struct fast {
@@ -1620,6 +1641,379 @@ static size_t scan_run(const struct fast *f, const unsigned char *p, size_t i, s
     return i;
 }
 
+/* Index of the first c in p[i..n), or n. */
+static size_t find_byte(const unsigned char *p, size_t i, size_t n, int c)
+{
+    const unsigned char *q = memchr(p + i, c, n - i);
+    return q ? (size_t)(q - p) : n;
+}
+
+/* Byte classes inside tags (the fast paths stop at NUL and CR: step() handles them). */
+enum {
+    K_WS = 1,      /* \t \n \f space */
+    K_TAGNAME = 2, /* ends a tag name: whitespace, '/', '>', NUL, CR */
+    K_ATTR = 4,    /* ends an attribute name: as K_TAGNAME and '=' */
+    K_UQ = 8,      /* ends a run of an unquoted value: whitespace, '>', '&', NUL, CR */
+    K_UQSKIP = 16, /* ends an unquoted value not decoded: whitespace, '>', CR */
+};
+#define K_ENDS (K_TAGNAME | K_ATTR | K_UQ | K_UQSKIP)
+static const uint8_t kcls[256] = {
+    ['\t'] = K_WS | K_ENDS,
+    ['\n'] = K_WS | K_ENDS,
+    ['\f'] = K_WS | K_ENDS,
+    [' '] = K_WS | K_ENDS,
+    ['\r'] = K_ENDS,
+    [0] = K_TAGNAME | K_ATTR | K_UQ,
+    ['/'] = K_TAGNAME | K_ATTR,
+    ['>'] = K_ENDS,
+    ['='] = K_ATTR,
+    ['&'] = K_UQ,
+};
+
+/* Appends the lowercased name run p[i..j) to buf (capped as name_add does). */
+static void name_run(char *buf, size_t *len, const unsigned char *p, size_t i, size_t j)
+{
+    size_t have = *len;
+    if (have < RND_TOK_NAME_MAX) {
+        size_t k = j - i < RND_TOK_NAME_MAX - have ? j - i : RND_TOK_NAME_MAX - have;
+        for (size_t q = 0; q < k; q++) {
+            unsigned char c = p[i + q];
+            buf[have + q] = (char)((unsigned)(c - 'A') < 26u ? c + 32 : c);
+        }
+    }
+    *len = have + (j - i);
+}
+
+/* The character references that make up most of real pages, resolved without the general
+ * machinery when they are whole in the buffer (same events: the longest match of each is itself,
+ * as every one ends with ';'). Returns the length consumed from p[i] ('&'), or 0. */
+static size_t quick_ref(struct rnd_tok *t, const unsigned char *p, size_t i, size_t n)
+{
+    static const struct {
+        const char *in, *out;
+        size_t in_len, out_len;
+    } refs[] = {
+        {"&amp;", "&", 5, 1}, {"&quot;", "\"", 6, 1}, {"&lt;", "<", 4, 1},
+        {"&gt;", ">", 4, 1},  {"&#39;", "'", 5, 1},   {"&nbsp;", "\xC2\xA0", 6, 2},
+    };
+    for (size_t r = 0; r < sizeof refs / sizeof refs[0]; r++) {
+        size_t k = refs[r].in_len;
+        if (n - i >= k && memcmp(p + i, refs[r].in, k) == 0) {
+            t->rend = t->pos + i + k;
+            if (t->state == S_ATTR_VALUE_DQ || t->state == S_ATTR_VALUE_SQ ||
+                t->state == S_ATTR_VALUE_UQ)
+                value(t, refs[r].out, refs[r].out_len);
+            else
+                text(t, refs[r].out, refs[r].out_len);
+            return k;
+        }
+    }
+    return 0;
+}
+
+/* Runs the states where (nearly) all the bytes of real pages go without per-character dispatch:
+ * text, tags, attribute names and values. Equivalent to calling step() on each byte; returns
+ * the index of the first byte it leaves to step() (NUL, CR, character references, rare states),
+ * or n. Called with no CR pending (skip_lf clear). Events may switch the state (or the filter):
+ * every event is followed by a fresh dispatch. */
+static size_t fast(struct rnd_tok *t, const unsigned char *p, size_t i, size_t n)
+{
+    while (i < n) {
+        const uint64_t pos = t->pos;
+        size_t j;
+        int c;
+        switch ((enum st)t->state) {
+        case S_DATA:
+        case S_RCDATA:
+            if (t->flags & RND_TOK_SKIP_TEXT) {
+                /* no text wanted: nothing but '<' can change the state (references consume
+                 * only alphanumerics, '#' and ';'; NUL and CR are text) */
+                i = find_byte(p, i, n, '<');
+                if (i == n)
+                    return n;
+            } else {
+                j = scan_run(&f_data, p, i, n);
+                if (j > i) {
+                    t->rend = pos + j;
+                    text(t, (const char *)p + i, j - i);
+                    i = j;
+                    continue;
+                }
+                if (p[i] == '&') {
+                    j = quick_ref(t, p, i, n);
+                    if (!j)
+                        return i;
+                    i += j;
+                    continue;
+                }
+                if (p[i] != '<')
+                    return i;
+            }
+            t->lt_raw = pos + i;
+            t->state = t->state == S_DATA ? S_TAG_OPEN : S_RCDATA_LT;
+            i++;
+            continue;
+        case S_RAWTEXT:
+        case S_SCRIPT:
+            if (t->flags & RND_TOK_SKIP_TEXT) {
+                i = find_byte(p, i, n, '<');
+                if (i == n)
+                    return n;
+            } else {
+                j = scan_run(&f_raw, p, i, n);
+                if (j > i) {
+                    t->rend = pos + j;
+                    text(t, (const char *)p + i, j - i);
+                    i = j;
+                    continue;
+                }
+                if (p[i] != '<')
+                    return i;
+            }
+            t->lt_raw = pos + i;
+            t->state = t->state == S_RAWTEXT ? S_RAWTEXT_LT : S_SCRIPT_LT;
+            i++;
+            continue;
+        case S_PLAINTEXT:
+            if (t->flags & RND_TOK_SKIP_TEXT)
+                return n;
+            break;
+        case S_TAG_OPEN:
+            c = p[i];
+            if (is_alpha(c)) {
+                tag_new(t, 0);
+                t->state = S_TAG_NAME;
+                continue;
+            }
+            if (c != '/')
+                return i;
+            t->state = S_END_TAG_OPEN;
+            i++;
+            continue;
+        case S_END_TAG_OPEN:
+            c = p[i];
+            if (!is_alpha(c))
+                return i;
+            tag_new(t, 1);
+            t->state = S_TAG_NAME;
+            continue;
+        case S_TAG_NAME:
+            j = i;
+            while (j < n && !(kcls[p[j]] & K_TAGNAME))
+                j++;
+            name_run(t->tag, &t->tag_len, p, i, j);
+            i = j;
+            if (i == n)
+                return n;
+            c = p[i];
+            if (kcls[c] & K_WS) {
+                tag_start_ev(t);
+                t->state = S_BEFORE_ATTR_NAME;
+            } else if (c == '/') {
+                tag_start_ev(t);
+                t->state = S_SELF_CLOSING;
+            } else if (c == '>') {
+                tag_start_ev(t);
+                tag_emit(t, pos + i + 1);
+            } else {
+                return i;
+            }
+            i++;
+            continue;
+        case S_BEFORE_ATTR_NAME:
+            while (i < n && (kcls[p[i]] & K_WS))
+                i++;
+            if (i == n)
+                return n;
+            c = p[i];
+            if (c == '>') {
+                tag_emit(t, pos + i + 1);
+                i++;
+                continue;
+            }
+            if (c == '/') {
+                t->state = S_SELF_CLOSING;
+                i++;
+                continue;
+            }
+            if (c == 0 || c == '\r' || c == '=')
+                return i;
+            attr_begin(t, pos + i);
+            t->state = S_ATTR_NAME;
+            continue;
+        case S_ATTR_NAME:
+            j = i;
+            while (j < n && !(kcls[p[j]] & K_ATTR))
+                j++;
+            name_run(t->attr, &t->attr_len, p, i, j);
+            i = j;
+            if (i == n)
+                return n;
+            c = p[i];
+            if (c == 0 || c == '\r')
+                return i;
+            attr_name_done(t);
+            if (c == '=')
+                t->state = S_BEFORE_ATTR_VALUE;
+            else if (c == '/')
+                t->state = S_SELF_CLOSING;
+            else if (c == '>')
+                tag_emit(t, pos + i + 1);
+            else
+                t->state = S_AFTER_ATTR_NAME;
+            i++;
+            continue;
+        case S_AFTER_ATTR_NAME:
+            while (i < n && (kcls[p[i]] & K_WS))
+                i++;
+            if (i == n)
+                return n;
+            c = p[i];
+            if (c == '=') {
+                t->state = S_BEFORE_ATTR_VALUE;
+            } else if (c == '/') {
+                t->state = S_SELF_CLOSING;
+            } else if (c == '>') {
+                tag_emit(t, pos + i + 1);
+            } else if (c == 0 || c == '\r') {
+                return i;
+            } else {
+                attr_begin(t, pos + i);
+                t->state = S_ATTR_NAME;
+                continue;
+            }
+            i++;
+            continue;
+        case S_BEFORE_ATTR_VALUE:
+            while (i < n && (kcls[p[i]] & K_WS))
+                i++;
+            if (i == n)
+                return n;
+            c = p[i];
+            if (c == '"' || c == '\'') {
+                value_start(t, (char)c, pos + i + 1);
+                t->state = c == '"' ? S_ATTR_VALUE_DQ : S_ATTR_VALUE_SQ;
+            } else if (c == '>') {
+                tag_emit(t, pos + i + 1);
+            } else if (c == 0 || c == '\r') {
+                return i;
+            } else {
+                value_start(t, 0, pos + i);
+                t->state = S_ATTR_VALUE_UQ;
+                continue;
+            }
+            i++;
+            continue;
+        case S_ATTR_VALUE_DQ:
+        case S_ATTR_VALUE_SQ: {
+            int q = t->state == S_ATTR_VALUE_DQ ? '"' : '\'';
+            if (t->attr_skip || t->val_skip) {
+                /* not decoded: only the closing quote matters */
+                i = find_byte(p, i, n, q);
+                if (i == n)
+                    return n;
+            } else {
+                j = scan_run(q == '"' ? &f_dq : &f_sq, p, i, n);
+                if (j > i) {
+                    t->rend = pos + j;
+                    value(t, (const char *)p + i, j - i);
+                    i = j;
+                    continue;
+                }
+                if (p[i] == '&') {
+                    j = quick_ref(t, p, i, n);
+                    if (!j)
+                        return i;
+                    i += j;
+                    continue;
+                }
+                if (p[i] != q)
+                    return i;
+            }
+            value_end(t, pos + i);
+            t->state = S_AFTER_ATTR_VALUE_Q;
+            i++;
+            continue;
+        }
+        case S_ATTR_VALUE_UQ:
+            if (t->attr_skip || t->val_skip) {
+                while (i < n && !(kcls[p[i]] & K_UQSKIP))
+                    i++;
+                if (i == n)
+                    return n;
+            } else {
+                j = i;
+                while (j < n && !(kcls[p[j]] & K_UQ))
+                    j++;
+                if (j > i) {
+                    t->rend = pos + j;
+                    value(t, (const char *)p + i, j - i);
+                    i = j;
+                    continue;
+                }
+                if (p[i] == '&') {
+                    j = quick_ref(t, p, i, n);
+                    if (!j)
+                        return i;
+                    i += j;
+                    continue;
+                }
+            }
+            c = p[i];
+            if (kcls[c] & K_WS) {
+                value_end(t, pos + i);
+                t->state = S_BEFORE_ATTR_NAME;
+            } else if (c == '>') {
+                value_end(t, pos + i);
+                tag_emit(t, pos + i + 1);
+            } else {
+                return i;
+            }
+            i++;
+            continue;
+        case S_AFTER_ATTR_VALUE_Q:
+            c = p[i];
+            if (kcls[c] & K_WS) {
+                t->state = S_BEFORE_ATTR_NAME;
+            } else if (c == '>') {
+                tag_emit(t, pos + i + 1);
+            } else if (c == '/') {
+                t->state = S_SELF_CLOSING;
+            } else if (c == 0 || c == '\r') {
+                return i;
+            } else {
+                t->state = S_BEFORE_ATTR_NAME;
+                continue;
+            }
+            i++;
+            continue;
+        case S_SELF_CLOSING:
+            if (p[i] != '>')
+                return i;
+            t->self_closing = 1;
+            tag_emit(t, pos + i + 1);
+            i++;
+            continue;
+        default:
+            break;
+        }
+        /* the other states with runs (comments, script escapes, CDATA, PLAINTEXT) */
+        const struct fast *f = fast_table(t->state);
+        if (!f)
+            return i;
+        j = scan_run(f, p, i, n);
+        if (j == i)
+            return i;
+        t->rend = pos + j;
+        if (t->state == S_COMMENT || t->state == S_BOGUS_COMMENT)
+            comment(t, (const char *)p + i, j - i);
+        else
+            text(t, (const char *)p + i, j - i);
+        i = j;
+    }
+    return i;
+}
+
 void rnd_tok_feed(struct rnd_tok *t, const void *buf, size_t n)
 {
     const unsigned char *p = buf;
@@ -1632,43 +2026,9 @@ void rnd_tok_feed(struct rnd_tok *t, const void *buf, size_t n)
                 continue;
             }
         }
-        if (t->state == S_TAG_NAME || t->state == S_ATTR_NAME) {
-            char *nb = t->state == S_TAG_NAME ? t->tag : t->attr;
-            size_t *len = t->state == S_TAG_NAME ? &t->tag_len : &t->attr_len;
-            size_t j = i;
-            while (j < n && !sp_name[p[j]]) {
-                name_add(nb, len, lower(p[j]));
-                j++;
-            }
-            i = j;
-            if (i == n)
-                break;
-        }
-        const struct fast *fast = fast_table(t->state);
-        if (fast) {
-            size_t j = scan_run(fast, p, i, n);
-            if (j > i) {
-                const char *s = (const char *)p + i;
-                t->rend = t->pos + j;
-                switch ((enum st)t->state) {
-                case S_ATTR_VALUE_DQ:
-                case S_ATTR_VALUE_SQ:
-                case S_ATTR_VALUE_UQ:
-                    value(t, s, j - i);
-                    break;
-                case S_COMMENT:
-                case S_BOGUS_COMMENT:
-                    comment(t, s, j - i);
-                    break;
-                default:
-                    text(t, s, j - i);
-                    break;
-                }
-                i = j;
-                if (i == n)
-                    break;
-            }
-        }
+        i = fast(t, p, i, n);
+        if (i == n)
+            break;
         int c = p[i];
         uint64_t raw = t->pos + i;
         i++;

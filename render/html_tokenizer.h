@@ -103,6 +103,31 @@ void rnd_tok_set_state(struct rnd_tok *t, enum rnd_tok_state state, const char *
  * "<![CDATA[" opens a CDATA section instead of a bogus comment. */
 void rnd_tok_set_foreign(struct rnd_tok *t, int foreign);
 
+/* Filtering: what a consumer does not need is not delivered, and the work to produce it is
+ * skipped (text and values it ignores are not decoded). Filtering never changes how the input is
+ * tokenized, only which events arrive. Flags for rnd_tok_set_filter: */
+#define RND_TOK_SKIP_TEXT 1u     /* no TEXT events (character references in text not decoded) */
+#define RND_TOK_SKIP_COMMENTS 2u /* no COMMENT data events (COMMENT_START/END still arrive) */
+
+/* Decides, per attribute of a tag, whether the consumer wants its events. `name` is the
+ * lowercased name (borrowed, capped at RND_TOK_NAME_MAX: a longer name has len ==
+ * RND_TOK_NAME_MAX); end_tag is set for attributes of end tags. Must depend on the name and
+ * end_tag only. For an attribute not wanted, ATTR_NAME, ATTR_VALUE_START, ATTR_VALUE and
+ * ATTR_VALUE_END are not delivered, its value is not decoded, and its name is not remembered
+ * for duplicate detection (duplicates of a wanted name are wanted too, so `duplicate` stays
+ * exact among the wanted ones). Runs on the caller's thread inside rnd_tok_feed/finish. */
+typedef int (*rnd_tok_attr_filter)(void *ud, const char *name, size_t len, int end_tag);
+
+/* Sets the filter flags and the attribute filter (NULL: every attribute); f is called with the
+ * ud given to rnd_tok_new. May be called at any time, also from inside the event callback; it
+ * applies to the events that follow. The default is no filtering. */
+void rnd_tok_set_filter(struct rnd_tok *t, unsigned flags, rnd_tok_attr_filter f);
+
+/* Called from the event callback during an attribute value (on ATTR_VALUE_START or ATTR_VALUE):
+ * the consumer does not need the rest of this value. No more ATTR_VALUE events arrive for it
+ * and it is not decoded any further; ATTR_VALUE_END still arrives. */
+void rnd_tok_skip_value(struct rnd_tok *t);
+
 /* Bytes of memory held by t (fixed: the tokenizer never allocates after rnd_tok_new). */
 size_t rnd_tok_bytes_held(const struct rnd_tok *t);
 
