@@ -55,6 +55,9 @@ static void hbuf_trim(struct hbuf *b)
     }
 }
 
+/* scanner states: CSS (url( and @import), srcset candidates */
+enum { CSS_N, CSS_AU, CSS_QS, CSS_Q, CSS_UQ, CSS_AI };
+enum { SS_SEP, SS_URL, SS_DESC, SS_PAREN };
 enum vkind { V_NONE, V_URL, V_SRCSET, V_PING, V_CSS, V_REFRESH, V_SRCDOC, V_DROP };
 enum { U_NONE, U_PENDING, U_DECIDED };
 enum { SC_START = 1, SC_END = 2 };
@@ -74,9 +77,9 @@ struct rnd_rewriter {
     struct hbuf hold;
     uint64_t hold_base;
     /* tag context */
-    char tag[16];
-    size_t tag_len;
+    unsigned tag_cls; /* TC_* of the current tag */
     int end_tag;
+    int foreign; /* last value given to rnd_tok_set_foreign */
     int next_vk;
     unsigned char ns[32];
     size_t ns_len, ns_overflow;
@@ -259,9 +262,16 @@ static void decide(struct rnd_rewriter *rw, int complete)
     rw->url = rw->rest == RND_REST_COPY ? U_NONE : U_DECIDED;
 }
 
+/* Byte classes of the value scanners. */
+enum { B_WS = 1, B_TRIGGER = 2 };
+static const uint8_t bcls[256] = {
+    [' '] = B_WS,      ['\t'] = B_WS,     ['\n'] = B_WS,      ['\r'] = B_WS,     ['\f'] = B_WS,
+    [':'] = B_TRIGGER, ['/'] = B_TRIGGER, ['\\'] = B_TRIGGER, ['?'] = B_TRIGGER, ['#'] = B_TRIGGER,
+};
+
 static int is_css_ws(int c)
 {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
+    return bcls[(unsigned char)c] & B_WS;
 }
 
 static int lc(int c)
@@ -272,16 +282,15 @@ static int lc(int c)
 /* Scanners: where URLs start and end in a value. Return SC_* flags for byte c. */
 static int scan_css(struct rnd_rewriter *rw, int c)
 {
-    enum { N, AU, QS, Q, UQ, AI };
     switch (rw->sc) {
-    case N: {
+    case CSS_N: {
         static const char u[] = "url(", im[] = "@import";
         int lcc = lc(c);
         if (lcc == u[rw->m1]) {
             if (++rw->m1 == 4) {
                 rw->m1 = 0;
                 rw->m2 = 0;
-                rw->sc = AU;
+                rw->sc = CSS_AU;
                 return 0;
             }
         } else {
@@ -290,55 +299,55 @@ static int scan_css(struct rnd_rewriter *rw, int c)
         if (lcc == im[rw->m2]) {
             if (++rw->m2 == 7) {
                 rw->m1 = rw->m2 = 0;
-                rw->sc = AI;
+                rw->sc = CSS_AI;
             }
         } else {
             rw->m2 = c == '@' ? 1 : 0;
         }
         return 0;
     }
-    case AU:
+    case CSS_AU:
         if (is_css_ws(c))
             return 0;
         if (c == '"' || c == '\'') {
             rw->css_q = (char)c;
-            rw->sc = QS;
+            rw->sc = CSS_QS;
             return 0;
         }
         if (c == ')') {
-            rw->sc = N;
+            rw->sc = CSS_N;
             return 0;
         }
-        rw->sc = UQ;
+        rw->sc = CSS_UQ;
         return SC_START;
-    case QS:
+    case CSS_QS:
         if (c == rw->css_q) {
-            rw->sc = N;
+            rw->sc = CSS_N;
             return 0;
         }
-        rw->sc = Q;
+        rw->sc = CSS_Q;
         return SC_START;
-    case Q:
+    case CSS_Q:
         if (c == rw->css_q || c == '\n') {
-            rw->sc = N;
+            rw->sc = CSS_N;
             return SC_END;
         }
         return 0;
-    case UQ:
+    case CSS_UQ:
         if (c == ')' || is_css_ws(c)) {
-            rw->sc = N;
+            rw->sc = CSS_N;
             return SC_END;
         }
         return 0;
-    case AI:
+    case CSS_AI:
         if (is_css_ws(c))
             return 0;
         if (c == '"' || c == '\'') {
             rw->css_q = (char)c;
-            rw->sc = QS;
+            rw->sc = CSS_QS;
             return 0;
         }
-        rw->sc = N;
+        rw->sc = CSS_N;
         return scan_css(rw, c);
     }
     return 0;
@@ -354,28 +363,27 @@ static int scan(struct rnd_rewriter *rw, int c)
         }
         return 0;
     case V_SRCSET: {
-        enum { SEP, URL, DESC, PAREN };
         switch (rw->sc) {
-        case SEP:
+        case SS_SEP:
             if (is_css_ws(c) || c == ',')
                 return 0;
-            rw->sc = URL;
+            rw->sc = SS_URL;
             return SC_START;
-        case URL:
+        case SS_URL:
             if (is_css_ws(c)) {
-                rw->sc = DESC;
+                rw->sc = SS_DESC;
                 return SC_END;
             }
             return 0;
-        case DESC:
+        case SS_DESC:
             if (c == '(')
-                rw->sc = PAREN;
+                rw->sc = SS_PAREN;
             else if (c == ',')
-                rw->sc = SEP;
+                rw->sc = SS_SEP;
             return 0;
         default:
             if (c == ')')
-                rw->sc = DESC;
+                rw->sc = SS_DESC;
             return 0;
         }
     }
@@ -459,6 +467,68 @@ static int scan(struct rnd_rewriter *rw, int c)
     }
 }
 
+/* How many bytes at the start of p[0..n) the current scanner passes over: bytes for which scan()
+ * returns 0 without changing its state (so they can be taken as one run). */
+static size_t scan_skip(const struct rnd_rewriter *rw, const unsigned char *p, size_t n)
+{
+    size_t k = 0;
+    switch (rw->vk) {
+    case V_URL:
+        return rw->sc == 1 ? n : 0;
+    case V_SRCSET:
+        switch (rw->sc) {
+        case SS_SEP:
+            while (k < n && (is_css_ws(p[k]) || p[k] == ','))
+                k++;
+            return k;
+        case SS_URL:
+            while (k < n && !is_css_ws(p[k]))
+                k++;
+            return k;
+        case SS_DESC:
+            while (k < n && p[k] != '(' && p[k] != ',')
+                k++;
+            return k;
+        default:
+            while (k < n && p[k] != ')')
+                k++;
+            return k;
+        }
+    case V_PING:
+        if (rw->sc == 0) {
+            while (k < n && is_css_ws(p[k]))
+                k++;
+        } else {
+            while (k < n && !is_css_ws(p[k]))
+                k++;
+        }
+        return k;
+    case V_CSS:
+        switch (rw->sc) {
+        case CSS_N:
+            if (rw->m1 || rw->m2)
+                return 0;
+            while (k < n && p[k] != 'u' && p[k] != 'U' && p[k] != '@')
+                k++;
+            return k;
+        case CSS_Q:
+            while (k < n && p[k] != (unsigned char)rw->css_q && p[k] != '\n')
+                k++;
+            return k;
+        case CSS_UQ:
+            while (k < n && p[k] != ')' && !is_css_ws(p[k]))
+                k++;
+            return k;
+        default:
+            return 0;
+        }
+    case V_REFRESH:
+        return rw->sc == 9 ? n : 0;
+    default:
+        return 0;
+    }
+}
+
 /* A URL ended before the current byte; its prefix is complete. For the refresh scanner an END
  * while pending means "that was the url= keyword": the text stays as it is. */
 static void url_end(struct rnd_rewriter *rw)
@@ -484,7 +554,21 @@ static void url_end(struct rnd_rewriter *rw)
  * URL without any is decided when it ends, or at RND_URL_PREFIX_MAX). */
 static int is_trigger(int c)
 {
-    return c == ':' || c == '/' || c == '\\' || c == '?' || c == '#';
+    return bcls[(unsigned char)c] & B_TRIGGER;
+}
+
+/* Prefixes on which rnd_url_decide certainly answers RND_URL_NEED_MORE (so it is not asked):
+ * a lone leading slash, and "http:" / "https:" with nothing after the colon. */
+static int surely_more(const struct rnd_rewriter *rw)
+{
+    const char *q = rw->pfx;
+    size_t n = rw->pfx_len;
+    if (n == 1)
+        return q[0] == '/' || q[0] == '\\';
+    if ((n == 5 || n == 6) && q[n - 1] == ':' && (q[0] | 32) == 'h' && (q[1] | 32) == 't' &&
+        (q[2] | 32) == 't' && (q[3] | 32) == 'p')
+        return n == 5 || (q[4] | 32) == 's';
+    return 0;
 }
 
 static int srcdoc_changed(const struct rnd_rewriter *rw);
@@ -543,15 +627,35 @@ static void vchunk(struct rnd_rewriter *rw, const char *p, size_t n, uint64_t ra
             }
             break;
         }
-        if (rw->vk == V_URL && rw->url == U_PENDING) {
-            /* inside the start of the one URL: collect up to the next possible decision point */
-            while (k < n && rw->pfx_len < RND_URL_PREFIX_MAX - 1 &&
-                   !is_trigger((unsigned char)p[k]))
-                rw->pfx[rw->pfx_len++] = p[k++];
+        size_t m = scan_skip(rw, (const unsigned char *)p + k, n - k);
+        if (m && rw->url == U_PENDING) {
+            /* inside the start of a URL: collect up to the next possible decision point */
+            size_t e = k + m, t = k;
+            if (e - k > RND_URL_PREFIX_MAX - 1 - rw->pfx_len)
+                e = k + (RND_URL_PREFIX_MAX - 1 - rw->pfx_len);
+            while (t < e && !(bcls[(unsigned char)p[t]] & B_TRIGGER))
+                t++;
+            memcpy(rw->pfx + rw->pfx_len, p + k, t - k);
+            rw->pfx_len += t - k;
+            k = t;
             if (k == n) {
                 rw->cur_n = n;
                 break;
             }
+        } else if (m) {
+            /* bytes the scanner passes over: nothing to do, or one more stretch of a dirty run */
+            if (rw->dirty) {
+                int rest = rw->url == U_DECIDED;
+                if (run != SIZE_MAX && run_rest != rest)
+                    FLUSH_RUN(k);
+                if (run == SIZE_MAX) {
+                    run = k;
+                    run_rest = rest;
+                }
+            }
+            k += m;
+            if (k == n)
+                break;
         }
         int c = (unsigned char)p[k];
         rw->cur_n = k;
@@ -575,7 +679,8 @@ static void vchunk(struct rnd_rewriter *rw, const char *p, size_t n, uint64_t ra
             int in_slashes = (c == '/' || c == '\\') && rw->pfx_len >= 2 &&
                              (rw->pfx[rw->pfx_len - 2] == ':' || rw->pfx[rw->pfx_len - 2] == '/' ||
                               rw->pfx[rw->pfx_len - 2] == '\\');
-            if ((is_trigger(c) && !in_slashes) || rw->pfx_len == RND_URL_PREFIX_MAX)
+            if (((is_trigger(c) && !in_slashes) || rw->pfx_len == RND_URL_PREFIX_MAX) &&
+                !surely_more(rw))
                 decide(rw, 0);
             if (rw->url == U_PENDING && rw->pfx_len == RND_URL_PREFIX_MAX)
                 decide(rw, 1);
@@ -669,7 +774,7 @@ static void vbegin(struct rnd_rewriter *rw, int vk, char quote, uint64_t raw)
             rw->nested = rewriter_new_depth(&rw->pol, nested_write, rw, rw->depth + 1);
             rw->nested->noskip = rw->noskip;
             if (rw->noskip)
-                rnd_tok_set_filter(rw->nested->tok, 0, NULL);
+                rnd_tok_set_filter(rw->nested->tok, 0, NULL, NULL);
         } else {
             emit_raw_upto(rw, raw);
             rw->dirty = 1; /* too deep: the value is dropped */
@@ -755,14 +860,6 @@ static const struct name url_attrs[] = {
     NM("poster"), NM("background"), NM("manifest"),   NM("lowsrc"),
     NM("dynsrc"), NM("codebase"),   NM("xlink:href"), {NULL, 0},
 };
-static const struct name rawtext_tags[] = {
-    NM("style"), NM("xmp"), NM("iframe"), NM("noembed"), NM("noframes"), NM("noscript"), {NULL, 0},
-};
-static const struct name rcdata_tags[] = {
-    NM("title"),
-    NM("textarea"),
-    {NULL, 0},
-};
 static const struct name breakout_tags[] = {
     NM("b"),       NM("big"),  NM("blockquote"), NM("body"),  NM("br"),   NM("center"),
     NM("code"),    NM("dd"),   NM("div"),        NM("dl"),    NM("dt"),   NM("em"),
@@ -773,12 +870,61 @@ static const struct name breakout_tags[] = {
     NM("strike"),  NM("sub"),  NM("sup"),        NM("table"), NM("tt"),   NM("u"),
     NM("ul"),      NM("var"),  {NULL, 0},
 };
-static const struct name integration_tags[] = {
-    NM("foreignobject"),
-    NM("desc"),
-    NM("title"),
-    {NULL, 0},
+
+/* What the tree-builder model and attr_kind need to know about a tag name. */
+enum {
+    TC_SCRIPT = 1,
+    TC_RAWTEXT = 2,
+    TC_STYLE = 4,
+    TC_RCDATA = 8,
+    TC_PLAINTEXT = 16,
+    TC_SVGMATH = 32,
+    TC_INTEGRATION = 64, /* HTML integration point in SVG (foreignObject, desc, title) */
+    TC_OBJECT = 128,
+    TC_META = 256,
+    TC_IFRAME = 512,
 };
+#define TC_STATE (TC_SCRIPT | TC_RAWTEXT | TC_RCDATA | TC_PLAINTEXT | TC_SVGMATH)
+
+/* The class of a (lowercased) tag name: a switch on the length first, as most tags are none of
+ * these. RAWTEXT: style xmp iframe noembed noframes noscript (scripting on); RCDATA: title
+ * textarea. */
+static unsigned tag_class(const char *s, size_t n)
+{
+#define IS(lit) (memcmp(s, lit, sizeof(lit) - 1) == 0)
+    switch (n) {
+    case 3:
+        return IS("xmp") ? TC_RAWTEXT : IS("svg") ? TC_SVGMATH : 0;
+    case 4:
+        return IS("math") ? TC_SVGMATH : IS("desc") ? TC_INTEGRATION : IS("meta") ? TC_META : 0;
+    case 5:
+        return IS("style") ? TC_RAWTEXT | TC_STYLE : IS("title") ? TC_RCDATA | TC_INTEGRATION : 0;
+    case 6:
+        return IS("script")   ? TC_SCRIPT
+               : IS("iframe") ? TC_RAWTEXT | TC_IFRAME
+               : IS("object") ? TC_OBJECT
+                              : 0;
+    case 7:
+        return IS("noembed") ? TC_RAWTEXT : 0;
+    case 8:
+        return IS("noframes") || IS("noscript") ? TC_RAWTEXT : IS("textarea") ? TC_RCDATA : 0;
+    case 9:
+        return IS("plaintext") ? TC_PLAINTEXT : 0;
+    case 13:
+        return IS("foreignobject") ? TC_INTEGRATION : 0;
+    default:
+        return 0;
+    }
+#undef IS
+}
+
+static void set_foreign(struct rnd_rewriter *rw, int foreign)
+{
+    if (rw->foreign != foreign) {
+        rw->foreign = foreign;
+        rnd_tok_set_foreign(rw->tok, foreign);
+    }
+}
 
 static int top_ns(const struct rnd_rewriter *rw)
 {
@@ -837,12 +983,24 @@ static int want_attr(void *ud, const char *name, size_t len, int end_tag)
 #undef IS
 }
 
+/* The tokenizer's tag filter: tags the tree-builder model needs to see. Inside SVG/MathML every
+ * tag counts (break-out tags, nesting, integration points), and inside <style> the end tag ends
+ * the CSS; otherwise only start tags that switch the content state or open foreign content.
+ * Tags with attributes that may hold URLs are delivered anyway (see rnd_tok_tag_filter). */
+static int want_tag(void *ud, const char *name, size_t len, int end_tag)
+{
+    struct rnd_rewriter *rw = ud;
+    if (rw->ns_len || rw->ns_overflow || rw->in_style)
+        return 1;
+    return !end_tag && (tag_class(name, len) & TC_STATE);
+}
+
 /* Text events are wanted only inside <style> (its CSS is scanned for URLs). */
 static void tok_filter(struct rnd_rewriter *rw)
 {
     if (!rw->noskip)
         rnd_tok_set_filter(rw->tok, (rw->in_style ? 0 : RND_TOK_SKIP_TEXT) | RND_TOK_SKIP_COMMENTS,
-                           want_attr);
+                           want_tag, want_attr);
 }
 
 static int attr_kind(struct rnd_rewriter *rw, const struct rnd_tok_event *ev)
@@ -857,12 +1015,11 @@ static int attr_kind(struct rnd_rewriter *rw, const struct rnd_tok_event *ev)
         return V_PING;
     if (name_is(ev, "style"))
         return V_CSS;
-    int tag_is = rw->tag_len < sizeof rw->tag;
-    if (tag_is && rw->tag_len == 6 && memcmp(rw->tag, "object", 6) == 0 && name_is(ev, "data"))
+    if ((rw->tag_cls & TC_OBJECT) && name_is(ev, "data"))
         return V_URL;
-    if (tag_is && rw->tag_len == 4 && memcmp(rw->tag, "meta", 4) == 0 && name_is(ev, "content"))
+    if ((rw->tag_cls & TC_META) && name_is(ev, "content"))
         return V_REFRESH;
-    if (tag_is && rw->tag_len == 6 && memcmp(rw->tag, "iframe", 6) == 0 && name_is(ev, "srcdoc"))
+    if ((rw->tag_cls & TC_IFRAME) && name_is(ev, "srcdoc"))
         return V_SRCDOC;
     if (rw->pol.strip_scripts && ev->len > 2 && ev->data[0] == 'o' && ev->data[1] == 'n')
         return V_DROP;
@@ -873,6 +1030,7 @@ static void on_tag_end(struct rnd_rewriter *rw, const struct rnd_tok_event *ev)
 {
     if (ev->end_tag)
         return;
+    unsigned cls = rw->tag_cls;
     int top = top_ns(rw);
     if (top == 'F') {
         if (in_list(ev, breakout_tags)) {
@@ -884,33 +1042,33 @@ static void on_tag_end(struct rnd_rewriter *rw, const struct rnd_tok_event *ev)
             top = top_ns(rw);
         } else {
             if (!ev->self_closing) {
-                if (in_list(ev, integration_tags))
+                if (cls & TC_INTEGRATION)
                     ns_push(rw, 'H');
-                else if (name_is(ev, "svg") || name_is(ev, "math"))
+                else if (cls & TC_SVGMATH)
                     ns_push(rw, 'F');
             }
-            rnd_tok_set_foreign(rw->tok, top_ns(rw) == 'F');
+            set_foreign(rw, top_ns(rw) == 'F');
             return;
         }
     }
-    if (name_is(ev, "svg") || name_is(ev, "math")) {
+    if (cls & TC_SVGMATH) {
         if (!ev->self_closing)
             ns_push(rw, 'F');
-    } else if (name_is(ev, "script")) {
+    } else if (cls & TC_SCRIPT) {
         rnd_tok_set_state(rw->tok, RND_TOK_STATE_SCRIPT_DATA, NULL);
-    } else if (in_list(ev, rawtext_tags)) {
+    } else if (cls & TC_RAWTEXT) {
         rnd_tok_set_state(rw->tok, RND_TOK_STATE_RAWTEXT, NULL);
-        if (name_is(ev, "style")) {
+        if (cls & TC_STYLE) {
             rw->in_style = 1;
             tok_filter(rw);
             vbegin(rw, V_CSS, 'T', ev->raw);
         }
-    } else if (in_list(ev, rcdata_tags)) {
+    } else if (cls & TC_RCDATA) {
         rnd_tok_set_state(rw->tok, RND_TOK_STATE_RCDATA, NULL);
-    } else if (name_is(ev, "plaintext")) {
+    } else if (cls & TC_PLAINTEXT) {
         rnd_tok_set_state(rw->tok, RND_TOK_STATE_PLAINTEXT, NULL);
     }
-    rnd_tok_set_foreign(rw->tok, top_ns(rw) == 'F');
+    set_foreign(rw, top_ns(rw) == 'F');
 }
 
 static void on_event(void *ud, const struct rnd_tok_event *ev)
@@ -928,16 +1086,14 @@ static void on_event(void *ud, const struct rnd_tok_event *ev)
             tok_filter(rw);
         }
         rw->end_tag = ev->end_tag;
-        rw->tag_len = ev->len;
-        if (ev->len < sizeof rw->tag)
-            memcpy(rw->tag, ev->data, ev->len);
+        rw->tag_cls = tag_class(ev->data, ev->len);
         rw->next_vk = V_NONE;
         if (ev->end_tag) {
             int top = top_ns(rw);
-            if ((top == 'F' && (name_is(ev, "svg") || name_is(ev, "math"))) ||
-                (top == 'H' && rw->ns_len && in_list(ev, integration_tags)))
+            if ((top == 'F' && (rw->tag_cls & TC_SVGMATH)) ||
+                (top == 'H' && rw->ns_len && (rw->tag_cls & TC_INTEGRATION)))
                 ns_pop(rw);
-            rnd_tok_set_foreign(rw->tok, top_ns(rw) == 'F');
+            set_foreign(rw, top_ns(rw) == 'F');
         }
         break;
     case RND_EV_ATTR_NAME:
@@ -994,7 +1150,7 @@ void rnd_rewriter_set_skipping(struct rnd_rewriter *rw, int on)
 {
     rw->noskip = !on;
     if (rw->noskip)
-        rnd_tok_set_filter(rw->tok, 0, NULL);
+        rnd_tok_set_filter(rw->tok, 0, NULL, NULL);
     else
         tok_filter(rw);
 }

@@ -106,12 +106,15 @@ struct rnd_tok {
     uint64_t pos; /* raw offset of the next byte rnd_tok_feed will see */
     uint8_t state, ret_state;
     uint8_t skip_lf, foreign, finished;
-    /* filtering (rnd_tok_set_filter): flags, attribute filter; attr_skip: the current attribute
-     * is not wanted; val_skip: the rest of the current value is not wanted */
+    /* filtering (rnd_tok_set_filter): flags, attribute filter; skip: SKIP_ATTR (the current
+     * attribute is not wanted), SKIP_VALUE (the rest of the current value is not wanted); one
+     * byte, written and read whole (no store-forwarding stalls on the hot path) */
     unsigned flags;
+    rnd_tok_tag_filter tag_filter;
     rnd_tok_attr_filter filter;
-    uint8_t attr_skip, val_skip;
-    uint64_t rend; /* raw offset the next text/value event represents the input up to */
+    uint8_t skip;
+    uint8_t tag_out; /* TAG_START of the current tag was delivered */
+    uint64_t rend;   /* raw offset the next text/value event represents the input up to */
     /* current tag */
     char tag[RND_TOK_NAME_MAX];
     size_t tag_len;
@@ -146,6 +149,8 @@ struct rnd_tok {
     size_t dt_name_len, dt_pub_len, dt_sys_len;
     unsigned dt_has_name : 1, dt_has_pub : 1, dt_has_sys : 1, dt_fq : 1;
 };
+
+enum { SKIP_ATTR = 1, SKIP_VALUE = 2 };
 
 static const char FFFD[3] = {'\xEF', '\xBF', '\xBD'};
 
@@ -253,7 +258,7 @@ static void comment_end(struct rnd_tok *t, uint64_t raw)
 
 static void value(struct rnd_tok *t, const char *p, size_t n)
 {
-    if (n && !t->attr_skip && !t->val_skip)
+    if (n && !t->skip)
         ev_simple(t, RND_EV_ATTR_VALUE, p, n, t->rend);
 }
 
@@ -308,12 +313,14 @@ static void tag_new(struct rnd_tok *t, int end)
     t->self_closing = 0;
     t->attrset_len = 0;
     t->attr_len = 0;
-    t->attr_skip = t->val_skip = 0;
+    t->skip = 0;
+    t->tag_out = 0;
 }
 
-static void tag_start_ev(struct rnd_tok *t)
+static void tag_start_deliver(struct rnd_tok *t)
 {
     struct rnd_tok_event ev;
+    t->tag_out = 1;
     memset(&ev, 0, sizeof ev);
     ev.kind = RND_EV_TAG_START;
     ev.data = t->tag;
@@ -322,6 +329,16 @@ static void tag_start_ev(struct rnd_tok *t)
     ev.end_tag = t->end_tag;
     ev.raw = t->lt_raw;
     t->cb(t->ud, &ev);
+}
+
+/* The tag name is complete: TAG_START, unless the tag filter says the tag is not wanted (then it
+ * is delivered later, before the first wanted attribute, if any). */
+static void tag_start_ev(struct rnd_tok *t)
+{
+    t->tag_out = 0;
+    if (!t->tag_filter ||
+        t->tag_filter(t->ud, t->tag, capped(t->tag_len, RND_TOK_NAME_MAX), t->end_tag))
+        tag_start_deliver(t);
 }
 
 /* Emits the tag. The state is set to DATA before the callback so that the callback may switch
@@ -335,6 +352,8 @@ static void tag_emit(struct rnd_tok *t, uint64_t raw_after)
         memcpy(t->last, t->tag, n);
         t->last_len = t->tag_len > RND_TOK_NAME_MAX ? 0 : n;
     }
+    if (!t->tag_out)
+        return;
     memset(&ev, 0, sizeof ev);
     ev.kind = RND_EV_TAG_END;
     ev.end_tag = t->end_tag;
@@ -347,7 +366,8 @@ static void tag_emit(struct rnd_tok *t, uint64_t raw_after)
 
 static void tag_abort(struct rnd_tok *t)
 {
-    ev_simple(t, RND_EV_TAG_ABORT, NULL, 0, 0);
+    if (t->tag_out)
+        ev_simple(t, RND_EV_TAG_ABORT, NULL, 0, 0);
 }
 
 static void attr_begin(struct rnd_tok *t, uint64_t raw)
@@ -360,9 +380,11 @@ static void attr_begin(struct rnd_tok *t, uint64_t raw)
 static void attr_name_done(struct rnd_tok *t)
 {
     size_t n = capped(t->attr_len, RND_TOK_NAME_MAX);
-    t->attr_skip = t->filter && !t->filter(t->ud, t->attr, n, t->end_tag);
-    if (t->attr_skip)
+    t->skip = t->filter && !t->filter(t->ud, t->attr, n, t->end_tag) ? SKIP_ATTR : 0;
+    if (t->skip)
         return;
+    if (!t->tag_out)
+        tag_start_deliver(t);
     int dup = 0;
     size_t i = 0;
     while (i < t->attrset_len) {
@@ -392,8 +414,8 @@ static void attr_name_done(struct rnd_tok *t)
 
 static void value_start(struct rnd_tok *t, char quote, uint64_t raw)
 {
-    t->val_skip = 0;
-    if (t->attr_skip)
+    t->skip &= SKIP_ATTR;
+    if (t->skip)
         return;
     struct rnd_tok_event ev;
     memset(&ev, 0, sizeof ev);
@@ -405,7 +427,7 @@ static void value_start(struct rnd_tok *t, char quote, uint64_t raw)
 
 static void value_end(struct rnd_tok *t, uint64_t raw)
 {
-    if (!t->attr_skip)
+    if (!t->skip)
         ev_simple(t, RND_EV_ATTR_VALUE_END, NULL, 0, raw);
 }
 
@@ -1556,15 +1578,17 @@ void rnd_tok_set_foreign(struct rnd_tok *t, int foreign)
     t->foreign = foreign ? 1 : 0;
 }
 
-void rnd_tok_set_filter(struct rnd_tok *t, unsigned flags, rnd_tok_attr_filter f)
+void rnd_tok_set_filter(struct rnd_tok *t, unsigned flags, rnd_tok_tag_filter tf,
+                        rnd_tok_attr_filter af)
 {
     t->flags = flags;
-    t->filter = f;
+    t->tag_filter = tf;
+    t->filter = af;
 }
 
 void rnd_tok_skip_value(struct rnd_tok *t)
 {
-    t->val_skip = 1;
+    t->skip |= SKIP_VALUE;
 }
 
 /* Bytes that end a fast run in a state: the lookup table, and the same set as (at most) four
@@ -1641,11 +1665,23 @@ static size_t scan_run(const struct fast *f, const unsigned char *p, size_t i, s
     return i;
 }
 
-/* Index of the first c in p[i..n), or n. */
-static size_t find_byte(const unsigned char *p, size_t i, size_t n, int c)
+/* Index of the first c in p[i..n), or n. Inline: the distances between markup bytes are short
+ * (tens of bytes), where a call to memchr costs more than the scan. */
+static inline size_t find_byte(const unsigned char *p, size_t i, size_t n, int c)
 {
-    const unsigned char *q = memchr(p + i, c, n - i);
-    return q ? (size_t)(q - p) : n;
+#if defined(__SSE2__)
+    __m128i k = _mm_set1_epi8((char)c);
+    while (i + 16 <= n) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        unsigned mask = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, k));
+        if (mask)
+            return i + (size_t)__builtin_ctz(mask);
+        i += 16;
+    }
+#endif
+    while (i < n && p[i] != c)
+        i++;
+    return i;
 }
 
 /* Byte classes inside tags (the fast paths stop at NUL and CR: step() handles them). */
@@ -1714,304 +1750,368 @@ static size_t quick_ref(struct rnd_tok *t, const unsigned char *p, size_t i, siz
 /* Runs the states where (nearly) all the bytes of real pages go without per-character dispatch:
  * text, tags, attribute names and values. Equivalent to calling step() on each byte; returns
  * the index of the first byte it leaves to step() (NUL, CR, character references, rare states),
- * or n. Called with no CR pending (skip_lf clear). Events may switch the state (or the filter):
- * every event is followed by a fresh dispatch. */
+ * or n. Called with no CR pending (skip_lf clear). The states of a tag follow each other by
+ * direct jumps; t->state always names the label being run. After an event whose callback may
+ * switch the state (TAG_END, text and value chunks), the state is dispatched afresh; after the
+ * others the state is set as step() sets it (after the event). */
 static size_t fast(struct rnd_tok *t, const unsigned char *p, size_t i, size_t n)
 {
-    while (i < n) {
-        const uint64_t pos = t->pos;
-        size_t j;
-        int c;
-        switch ((enum st)t->state) {
-        case S_DATA:
-        case S_RCDATA:
-            if (t->flags & RND_TOK_SKIP_TEXT) {
-                /* no text wanted: nothing but '<' can change the state (references consume
-                 * only alphanumerics, '#' and ';'; NUL and CR are text) */
-                i = find_byte(p, i, n, '<');
-                if (i == n)
-                    return n;
-            } else {
-                j = scan_run(&f_data, p, i, n);
-                if (j > i) {
-                    t->rend = pos + j;
-                    text(t, (const char *)p + i, j - i);
-                    i = j;
-                    continue;
-                }
-                if (p[i] == '&') {
-                    j = quick_ref(t, p, i, n);
-                    if (!j)
-                        return i;
-                    i += j;
-                    continue;
-                }
-                if (p[i] != '<')
-                    return i;
-            }
-            t->lt_raw = pos + i;
-            t->state = t->state == S_DATA ? S_TAG_OPEN : S_RCDATA_LT;
-            i++;
-            continue;
-        case S_RAWTEXT:
-        case S_SCRIPT:
-            if (t->flags & RND_TOK_SKIP_TEXT) {
-                i = find_byte(p, i, n, '<');
-                if (i == n)
-                    return n;
-            } else {
-                j = scan_run(&f_raw, p, i, n);
-                if (j > i) {
-                    t->rend = pos + j;
-                    text(t, (const char *)p + i, j - i);
-                    i = j;
-                    continue;
-                }
-                if (p[i] != '<')
-                    return i;
-            }
-            t->lt_raw = pos + i;
-            t->state = t->state == S_RAWTEXT ? S_RAWTEXT_LT : S_SCRIPT_LT;
-            i++;
-            continue;
-        case S_PLAINTEXT:
-            if (t->flags & RND_TOK_SKIP_TEXT)
-                return n;
-            break;
-        case S_TAG_OPEN:
-            c = p[i];
-            if (is_alpha(c)) {
-                tag_new(t, 0);
-                t->state = S_TAG_NAME;
-                continue;
-            }
-            if (c != '/')
-                return i;
-            t->state = S_END_TAG_OPEN;
-            i++;
-            continue;
-        case S_END_TAG_OPEN:
-            c = p[i];
-            if (!is_alpha(c))
-                return i;
-            tag_new(t, 1);
-            t->state = S_TAG_NAME;
-            continue;
-        case S_TAG_NAME:
-            j = i;
-            while (j < n && !(kcls[p[j]] & K_TAGNAME))
-                j++;
-            name_run(t->tag, &t->tag_len, p, i, j);
-            i = j;
-            if (i == n)
-                return n;
-            c = p[i];
-            if (kcls[c] & K_WS) {
-                tag_start_ev(t);
-                t->state = S_BEFORE_ATTR_NAME;
-            } else if (c == '/') {
-                tag_start_ev(t);
-                t->state = S_SELF_CLOSING;
-            } else if (c == '>') {
-                tag_start_ev(t);
-                tag_emit(t, pos + i + 1);
-            } else {
-                return i;
-            }
-            i++;
-            continue;
-        case S_BEFORE_ATTR_NAME:
-            while (i < n && (kcls[p[i]] & K_WS))
-                i++;
-            if (i == n)
-                return n;
-            c = p[i];
-            if (c == '>') {
-                tag_emit(t, pos + i + 1);
-                i++;
-                continue;
-            }
-            if (c == '/') {
-                t->state = S_SELF_CLOSING;
-                i++;
-                continue;
-            }
-            if (c == 0 || c == '\r' || c == '=')
-                return i;
-            attr_begin(t, pos + i);
-            t->state = S_ATTR_NAME;
-            continue;
-        case S_ATTR_NAME:
-            j = i;
-            while (j < n && !(kcls[p[j]] & K_ATTR))
-                j++;
-            name_run(t->attr, &t->attr_len, p, i, j);
-            i = j;
-            if (i == n)
-                return n;
-            c = p[i];
-            if (c == 0 || c == '\r')
-                return i;
-            attr_name_done(t);
-            if (c == '=')
-                t->state = S_BEFORE_ATTR_VALUE;
-            else if (c == '/')
-                t->state = S_SELF_CLOSING;
-            else if (c == '>')
-                tag_emit(t, pos + i + 1);
-            else
-                t->state = S_AFTER_ATTR_NAME;
-            i++;
-            continue;
-        case S_AFTER_ATTR_NAME:
-            while (i < n && (kcls[p[i]] & K_WS))
-                i++;
-            if (i == n)
-                return n;
-            c = p[i];
-            if (c == '=') {
-                t->state = S_BEFORE_ATTR_VALUE;
-            } else if (c == '/') {
-                t->state = S_SELF_CLOSING;
-            } else if (c == '>') {
-                tag_emit(t, pos + i + 1);
-            } else if (c == 0 || c == '\r') {
-                return i;
-            } else {
-                attr_begin(t, pos + i);
-                t->state = S_ATTR_NAME;
-                continue;
-            }
-            i++;
-            continue;
-        case S_BEFORE_ATTR_VALUE:
-            while (i < n && (kcls[p[i]] & K_WS))
-                i++;
-            if (i == n)
-                return n;
-            c = p[i];
-            if (c == '"' || c == '\'') {
-                value_start(t, (char)c, pos + i + 1);
-                t->state = c == '"' ? S_ATTR_VALUE_DQ : S_ATTR_VALUE_SQ;
-            } else if (c == '>') {
-                tag_emit(t, pos + i + 1);
-            } else if (c == 0 || c == '\r') {
-                return i;
-            } else {
-                value_start(t, 0, pos + i);
-                t->state = S_ATTR_VALUE_UQ;
-                continue;
-            }
-            i++;
-            continue;
-        case S_ATTR_VALUE_DQ:
-        case S_ATTR_VALUE_SQ: {
-            int q = t->state == S_ATTR_VALUE_DQ ? '"' : '\'';
-            if (t->attr_skip || t->val_skip) {
-                /* not decoded: only the closing quote matters */
-                i = find_byte(p, i, n, q);
-                if (i == n)
-                    return n;
-            } else {
-                j = scan_run(q == '"' ? &f_dq : &f_sq, p, i, n);
-                if (j > i) {
-                    t->rend = pos + j;
-                    value(t, (const char *)p + i, j - i);
-                    i = j;
-                    continue;
-                }
-                if (p[i] == '&') {
-                    j = quick_ref(t, p, i, n);
-                    if (!j)
-                        return i;
-                    i += j;
-                    continue;
-                }
-                if (p[i] != q)
-                    return i;
-            }
-            value_end(t, pos + i);
-            t->state = S_AFTER_ATTR_VALUE_Q;
-            i++;
-            continue;
-        }
-        case S_ATTR_VALUE_UQ:
-            if (t->attr_skip || t->val_skip) {
-                while (i < n && !(kcls[p[i]] & K_UQSKIP))
-                    i++;
-                if (i == n)
-                    return n;
-            } else {
-                j = i;
-                while (j < n && !(kcls[p[j]] & K_UQ))
-                    j++;
-                if (j > i) {
-                    t->rend = pos + j;
-                    value(t, (const char *)p + i, j - i);
-                    i = j;
-                    continue;
-                }
-                if (p[i] == '&') {
-                    j = quick_ref(t, p, i, n);
-                    if (!j)
-                        return i;
-                    i += j;
-                    continue;
-                }
-            }
-            c = p[i];
-            if (kcls[c] & K_WS) {
-                value_end(t, pos + i);
-                t->state = S_BEFORE_ATTR_NAME;
-            } else if (c == '>') {
-                value_end(t, pos + i);
-                tag_emit(t, pos + i + 1);
-            } else {
-                return i;
-            }
-            i++;
-            continue;
-        case S_AFTER_ATTR_VALUE_Q:
-            c = p[i];
-            if (kcls[c] & K_WS) {
-                t->state = S_BEFORE_ATTR_NAME;
-            } else if (c == '>') {
-                tag_emit(t, pos + i + 1);
-            } else if (c == '/') {
-                t->state = S_SELF_CLOSING;
-            } else if (c == 0 || c == '\r') {
-                return i;
-            } else {
-                t->state = S_BEFORE_ATTR_NAME;
-                continue;
-            }
-            i++;
-            continue;
-        case S_SELF_CLOSING:
-            if (p[i] != '>')
-                return i;
-            t->self_closing = 1;
-            tag_emit(t, pos + i + 1);
-            i++;
-            continue;
-        default:
-            break;
-        }
-        /* the other states with runs (comments, script escapes, CDATA, PLAINTEXT) */
-        const struct fast *f = fast_table(t->state);
-        if (!f)
-            return i;
-        j = scan_run(f, p, i, n);
-        if (j == i)
-            return i;
-        t->rend = pos + j;
-        if (t->state == S_COMMENT || t->state == S_BOGUS_COMMENT)
-            comment(t, (const char *)p + i, j - i);
-        else
-            text(t, (const char *)p + i, j - i);
-        i = j;
+    const uint64_t pos = t->pos;
+    size_t j;
+    int c;
+#define EMIT_TAG(at)                                                                               \
+    do {                                                                                           \
+        i = (at) + 1;                                                                              \
+        tag_emit(t, pos + i);                                                                      \
+        if (t->state == S_DATA)                                                                    \
+            goto data;                                                                             \
+        goto dispatch;                                                                             \
+    } while (0)
+dispatch:
+    if (i >= n)
+        return n;
+    switch ((enum st)t->state) {
+    case S_DATA:
+    case S_RCDATA:
+        goto data;
+    case S_RAWTEXT:
+    case S_SCRIPT:
+        goto rawtext;
+    case S_PLAINTEXT:
+        if (t->flags & RND_TOK_SKIP_TEXT)
+            return n;
+        goto generic;
+    case S_TAG_OPEN:
+        goto tag_open;
+    case S_END_TAG_OPEN:
+        goto end_tag_open;
+    case S_TAG_NAME:
+        goto tag_name;
+    case S_BEFORE_ATTR_NAME:
+        goto before_attr_name;
+    case S_ATTR_NAME:
+        goto attr_name;
+    case S_AFTER_ATTR_NAME:
+        goto after_attr_name;
+    case S_BEFORE_ATTR_VALUE:
+        goto before_attr_value;
+    case S_ATTR_VALUE_DQ:
+    case S_ATTR_VALUE_SQ:
+        goto value_q;
+    case S_ATTR_VALUE_UQ:
+        goto value_uq;
+    case S_AFTER_ATTR_VALUE_Q:
+        goto after_value_q;
+    case S_SELF_CLOSING:
+        goto self_closing;
+    default:
+        goto generic;
     }
-    return i;
+
+data: /* S_DATA or S_RCDATA */
+    if (i >= n)
+        return n;
+    if (t->flags & RND_TOK_SKIP_TEXT) {
+        /* no text wanted: nothing but '<' can change the state (references consume only
+         * alphanumerics, '#' and ';'; NUL and CR are text) */
+        i = find_byte(p, i, n, '<');
+        if (i == n)
+            return n;
+    } else {
+        j = scan_run(&f_data, p, i, n);
+        if (j > i) {
+            t->rend = pos + j;
+            text(t, (const char *)p + i, j - i);
+            i = j;
+            goto dispatch;
+        }
+        if (p[i] == '&') {
+            j = quick_ref(t, p, i, n);
+            if (!j)
+                return i;
+            i += j;
+            goto dispatch;
+        }
+        if (p[i] != '<')
+            return i;
+    }
+    t->lt_raw = pos + i;
+    i++;
+    if (t->state == S_RCDATA) {
+        t->state = S_RCDATA_LT;
+        return i;
+    }
+    t->state = S_TAG_OPEN;
+    goto tag_open;
+
+rawtext: /* S_RAWTEXT or S_SCRIPT */
+    if (t->flags & RND_TOK_SKIP_TEXT) {
+        i = find_byte(p, i, n, '<');
+        if (i == n)
+            return n;
+    } else {
+        j = scan_run(&f_raw, p, i, n);
+        if (j > i) {
+            t->rend = pos + j;
+            text(t, (const char *)p + i, j - i);
+            i = j;
+            goto dispatch;
+        }
+        if (p[i] != '<')
+            return i;
+    }
+    t->lt_raw = pos + i;
+    t->state = t->state == S_RAWTEXT ? S_RAWTEXT_LT : S_SCRIPT_LT;
+    return i + 1;
+
+tag_open:
+    if (i >= n)
+        return n;
+    c = p[i];
+    if (is_alpha(c)) {
+        tag_new(t, 0);
+        t->state = S_TAG_NAME;
+        goto tag_name;
+    }
+    if (c != '/')
+        return i;
+    i++;
+    t->state = S_END_TAG_OPEN;
+    /* fall through */
+end_tag_open:
+    if (i >= n)
+        return n;
+    if (!is_alpha(p[i]))
+        return i;
+    tag_new(t, 1);
+    t->state = S_TAG_NAME;
+    /* fall through */
+tag_name:
+    j = i;
+    while (j < n && !(kcls[p[j]] & K_TAGNAME))
+        j++;
+    name_run(t->tag, &t->tag_len, p, i, j);
+    i = j;
+    if (i == n)
+        return n;
+    c = p[i];
+    if (c == '>') {
+        tag_start_ev(t);
+        EMIT_TAG(i);
+    }
+    if (c == '/') {
+        tag_start_ev(t);
+        i++;
+        t->state = S_SELF_CLOSING;
+        goto self_closing;
+    }
+    if (!(kcls[c] & K_WS))
+        return i;
+    tag_start_ev(t);
+    i++;
+    t->state = S_BEFORE_ATTR_NAME;
+    /* fall through */
+before_attr_name:
+    while (i < n && (kcls[p[i]] & K_WS))
+        i++;
+    if (i == n)
+        return n;
+    c = p[i];
+    if (c == '>')
+        EMIT_TAG(i);
+    if (c == '/') {
+        i++;
+        t->state = S_SELF_CLOSING;
+        goto self_closing;
+    }
+    if (c == 0 || c == '\r' || c == '=')
+        return i;
+    attr_begin(t, pos + i);
+    t->state = S_ATTR_NAME;
+    /* fall through */
+attr_name:
+    j = i;
+    while (j < n && !(kcls[p[j]] & K_ATTR))
+        j++;
+    name_run(t->attr, &t->attr_len, p, i, j);
+    i = j;
+    if (i == n)
+        return n;
+    c = p[i];
+    if (c == 0 || c == '\r')
+        return i;
+    attr_name_done(t);
+    i++;
+    if (c == '=') {
+        t->state = S_BEFORE_ATTR_VALUE;
+        goto before_attr_value;
+    }
+    if (c == '/') {
+        t->state = S_SELF_CLOSING;
+        goto self_closing;
+    }
+    if (c == '>')
+        EMIT_TAG(i - 1);
+    t->state = S_AFTER_ATTR_NAME;
+    /* fall through */
+after_attr_name:
+    while (i < n && (kcls[p[i]] & K_WS))
+        i++;
+    if (i == n)
+        return n;
+    c = p[i];
+    if (c == '>')
+        EMIT_TAG(i);
+    if (c == 0 || c == '\r')
+        return i;
+    if (c == '/') {
+        i++;
+        t->state = S_SELF_CLOSING;
+        goto self_closing;
+    }
+    if (c != '=') {
+        attr_begin(t, pos + i);
+        t->state = S_ATTR_NAME;
+        goto attr_name;
+    }
+    i++;
+    t->state = S_BEFORE_ATTR_VALUE;
+    /* fall through */
+before_attr_value:
+    while (i < n && (kcls[p[i]] & K_WS))
+        i++;
+    if (i == n)
+        return n;
+    c = p[i];
+    if (c == '"' || c == '\'') {
+        value_start(t, (char)c, pos + i + 1);
+        i++;
+        t->state = c == '"' ? S_ATTR_VALUE_DQ : S_ATTR_VALUE_SQ;
+        goto value_q;
+    }
+    if (c == '>')
+        EMIT_TAG(i);
+    if (c == 0 || c == '\r')
+        return i;
+    value_start(t, 0, pos + i);
+    t->state = S_ATTR_VALUE_UQ;
+    goto value_uq;
+
+value_q : { /* S_ATTR_VALUE_DQ or S_ATTR_VALUE_SQ */
+    int q = t->state == S_ATTR_VALUE_DQ ? '"' : '\'';
+    if (i >= n)
+        return n;
+    if (t->skip) {
+        /* not decoded: only the closing quote matters */
+        i = find_byte(p, i, n, q);
+        if (i == n)
+            return n;
+    } else {
+        j = scan_run(q == '"' ? &f_dq : &f_sq, p, i, n);
+        if (j > i) {
+            t->rend = pos + j;
+            value(t, (const char *)p + i, j - i);
+            i = j;
+            goto dispatch;
+        }
+        if (p[i] == '&') {
+            j = quick_ref(t, p, i, n);
+            if (!j)
+                return i;
+            i += j;
+            goto dispatch;
+        }
+        if (p[i] != q)
+            return i;
+    }
+    value_end(t, pos + i);
+    i++;
+    t->state = S_AFTER_ATTR_VALUE_Q;
+}
+    /* fall through */
+after_value_q:
+    if (i >= n)
+        return n;
+    c = p[i];
+    if (c == '>')
+        EMIT_TAG(i);
+    if (kcls[c] & K_WS) {
+        i++;
+        t->state = S_BEFORE_ATTR_NAME;
+        goto before_attr_name;
+    }
+    if (c == '/') {
+        i++;
+        t->state = S_SELF_CLOSING;
+        goto self_closing;
+    }
+    if (c == 0 || c == '\r')
+        return i;
+    t->state = S_BEFORE_ATTR_NAME;
+    goto before_attr_name;
+
+value_uq:
+    if (i >= n)
+        return n;
+    if (t->skip) {
+        while (i < n && !(kcls[p[i]] & K_UQSKIP))
+            i++;
+        if (i == n)
+            return n;
+    } else {
+        j = i;
+        while (j < n && !(kcls[p[j]] & K_UQ))
+            j++;
+        if (j > i) {
+            t->rend = pos + j;
+            value(t, (const char *)p + i, j - i);
+            i = j;
+            goto dispatch;
+        }
+        if (p[i] == '&') {
+            j = quick_ref(t, p, i, n);
+            if (!j)
+                return i;
+            i += j;
+            goto dispatch;
+        }
+    }
+    c = p[i];
+    if (c == '>') {
+        value_end(t, pos + i);
+        EMIT_TAG(i);
+    }
+    if (!(kcls[c] & K_WS))
+        return i;
+    value_end(t, pos + i);
+    i++;
+    t->state = S_BEFORE_ATTR_NAME;
+    goto before_attr_name;
+
+self_closing:
+    if (i >= n)
+        return n;
+    if (p[i] != '>')
+        return i;
+    t->self_closing = 1;
+    EMIT_TAG(i);
+
+generic : { /* the other states with runs (comments, script escapes, CDATA, PLAINTEXT) */
+    const struct fast *f = fast_table(t->state);
+    if (!f)
+        return i;
+    j = scan_run(f, p, i, n);
+    if (j == i)
+        return i;
+    t->rend = pos + j;
+    if (t->state == S_COMMENT || t->state == S_BOGUS_COMMENT)
+        comment(t, (const char *)p + i, j - i);
+    else
+        text(t, (const char *)p + i, j - i);
+    i = j;
+    goto dispatch;
+}
+#undef EMIT_TAG
 }
 
 void rnd_tok_feed(struct rnd_tok *t, const void *buf, size_t n)

@@ -109,6 +109,13 @@ void rnd_tok_set_foreign(struct rnd_tok *t, int foreign);
 #define RND_TOK_SKIP_TEXT 1u     /* no TEXT events (character references in text not decoded) */
 #define RND_TOK_SKIP_COMMENTS 2u /* no COMMENT data events (COMMENT_START/END still arrive) */
 
+/* Decides, per tag, whether the consumer wants its TAG_START/TAG_END (and TAG_ABORT) when it
+ * wants none of its attributes. Called when the tag name is complete; `name` is the lowercased
+ * name (borrowed, capped at RND_TOK_NAME_MAX). May depend on the consumer's state (what it was
+ * told so far). A tag not wanted costs no events at all unless one of its attributes is wanted:
+ * then TAG_START is delivered just before that attribute's ATTR_NAME, and TAG_END follows. */
+typedef int (*rnd_tok_tag_filter)(void *ud, const char *name, size_t len, int end_tag);
+
 /* Decides, per attribute of a tag, whether the consumer wants its events. `name` is the
  * lowercased name (borrowed, capped at RND_TOK_NAME_MAX: a longer name has len ==
  * RND_TOK_NAME_MAX); end_tag is set for attributes of end tags. Must depend on the name and
@@ -118,14 +125,16 @@ void rnd_tok_set_foreign(struct rnd_tok *t, int foreign);
  * exact among the wanted ones). Runs on the caller's thread inside rnd_tok_feed/finish. */
 typedef int (*rnd_tok_attr_filter)(void *ud, const char *name, size_t len, int end_tag);
 
-/* Sets the filter flags and the attribute filter (NULL: every attribute); f is called with the
- * ud given to rnd_tok_new. May be called at any time, also from inside the event callback; it
- * applies to the events that follow. The default is no filtering. */
-void rnd_tok_set_filter(struct rnd_tok *t, unsigned flags, rnd_tok_attr_filter f);
+/* Sets the filter flags, the tag filter (NULL: every tag) and the attribute filter (NULL: every
+ * attribute); the filters are called with the ud given to rnd_tok_new. May be called at any time,
+ * also from inside the event callback; it applies to the events that follow. The default is no
+ * filtering. */
+void rnd_tok_set_filter(struct rnd_tok *t, unsigned flags, rnd_tok_tag_filter tf,
+                        rnd_tok_attr_filter af);
 
 /* Called from the event callback during an attribute value (on ATTR_VALUE_START or ATTR_VALUE):
- * the consumer does not need the rest of this value. No more ATTR_VALUE events arrive for it
- * and it is not decoded any further; ATTR_VALUE_END still arrives. */
+ * the consumer does not need the rest of this value. No more events arrive for it (neither
+ * ATTR_VALUE nor ATTR_VALUE_END) and it is not decoded any further. */
 void rnd_tok_skip_value(struct rnd_tok *t);
 
 /* Bytes of memory held by t (fixed: the tokenizer never allocates after rnd_tok_new). */

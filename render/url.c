@@ -67,14 +67,38 @@ static void put_pct(struct rnd_url_decision *d, const char *s, size_t n)
     }
 }
 
-static const char *special[] = {"http", "https", "ws", "wss", "ftp", "file"};
+/* http https ws wss ftp file */
+static int is_special(const char *scheme, size_t n)
+{
+    switch (n) {
+    case 2:
+        return memcmp(scheme, "ws", 2) == 0;
+    case 3:
+        return memcmp(scheme, "wss", 3) == 0 || memcmp(scheme, "ftp", 3) == 0;
+    case 4:
+        return memcmp(scheme, "http", 4) == 0 || memcmp(scheme, "file", 4) == 0;
+    case 5:
+        return memcmp(scheme, "https", 5) == 0;
+    default:
+        return 0;
+    }
+}
 
 /* Cleaned view of the input: tab/LF/CR removed, with positions into the original. */
 struct view {
-    char c[RND_URL_PREFIX_MAX + 1];
-    unsigned short at[RND_URL_PREFIX_MAX + 2];
+    const char *c; /* the cleaned characters: s itself when nothing was removed */
     size_t n;
+    size_t off;         /* at == NULL: c[k] is s[off + k] */
+    unsigned short *at; /* otherwise c[k] is s[at[k]] (at[n] == n of the input) */
+    char cbuf[RND_URL_PREFIX_MAX + 1];
+    unsigned short atbuf[RND_URL_PREFIX_MAX + 2];
 };
+
+/* Position in the input of the view's character k (k == v->n: the end). */
+static size_t vat(const struct view *v, size_t k)
+{
+    return v->at ? v->at[k] : v->off + k;
+}
 
 static int decide_foreign(const struct rnd_url_policy *p, const char *s, size_t start,
                           size_t consumed, struct rnd_url_decision *d)
@@ -112,15 +136,28 @@ int rnd_url_decide(const struct rnd_url_policy *p, const char *s, size_t n, int 
     while (start < n && (unsigned char)s[start] <= 0x20)
         start++;
     struct view v;
-    v.n = 0;
-    for (size_t i = start; i < n; i++) {
-        if (s[i] == '\t' || s[i] == '\n' || s[i] == '\r')
-            continue;
-        v.c[v.n] = s[i];
-        v.at[v.n] = (unsigned short)i;
-        v.n++;
+    size_t first_tnr = start;
+    while (first_tnr < n && s[first_tnr] != '\t' && s[first_tnr] != '\n' && s[first_tnr] != '\r')
+        first_tnr++;
+    if (first_tnr == n) {
+        /* the common case: nothing to remove, the view is the input */
+        v.c = s + start;
+        v.n = n - start;
+        v.off = start;
+        v.at = NULL;
+    } else {
+        v.n = 0;
+        for (size_t i = start; i < n; i++) {
+            if (s[i] == '\t' || s[i] == '\n' || s[i] == '\r')
+                continue;
+            v.cbuf[v.n] = s[i];
+            v.atbuf[v.n] = (unsigned short)i;
+            v.n++;
+        }
+        v.atbuf[v.n] = (unsigned short)n;
+        v.c = v.cbuf;
+        v.at = v.atbuf;
     }
-    v.at[v.n] = (unsigned short)n;
     if (v.n == 0)
         return complete ? RND_URL_KEEP : RND_URL_NEED_MORE;
 
@@ -164,14 +201,12 @@ int rnd_url_decide(const struct rnd_url_policy *p, const char *s, size_t n, int 
         slen = strlen(scheme);
         auth = i;
     } else {
-        for (size_t k = 0; k < sizeof special / sizeof special[0]; k++)
-            if (strcmp(scheme, special[k]) == 0)
-                special_scheme = 1;
+        special_scheme = is_special(scheme, slen);
         if (!special_scheme) {
             d->kind = strcmp(scheme, "javascript") == 0 ? RND_URL_SCRIPT : RND_URL_OTHER;
             if (d->kind == RND_URL_SCRIPT && p->strip_scripts) {
                 put(d, "about:blank#blocked", 19);
-                d->consumed = v.at[i];
+                d->consumed = vat(&v, i);
                 d->rest = RND_REST_DROP;
                 return RND_URL_REPLACE;
             }
@@ -241,7 +276,7 @@ int rnd_url_decide(const struct rnd_url_policy *p, const char *s, size_t n, int 
         d->kind = RND_URL_OTHER; /* no host: the browser rejects it */
         return RND_URL_KEEP;
     }
-    size_t consumed = v.at[e];
+    size_t consumed = vat(&v, e);
     if (!ascii || !rnd_url_host_associated(p, host, hl))
         return decide_foreign(p, s, start, consumed, d);
 
