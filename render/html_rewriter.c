@@ -62,6 +62,18 @@ enum vkind { V_NONE, V_URL, V_SRCSET, V_PING, V_CSS, V_REFRESH, V_SRCDOC, V_DROP
 enum { U_NONE, U_PENDING, U_DECIDED };
 enum { SC_START = 1, SC_END = 2 };
 
+/* A cached URL decision (see decide_cached). */
+#define DC_N 8
+#define DC_KEY 64
+#define DC_REPL 200
+struct dcache {
+    uint8_t used, key_len, complete, kind, rest, repl_len;
+    int8_t r;
+    uint16_t consumed;
+    char key[DC_KEY];
+    char repl[DC_REPL];
+};
+
 struct rnd_rewriter {
     struct rnd_tok *tok;
     struct rnd_url_policy pol;
@@ -105,6 +117,8 @@ struct rnd_rewriter {
     struct rnd_url_decision d;
     struct rnd_rewriter *nested;
     struct rnd_rewrite_stats stats;
+    struct dcache dc[DC_N];
+    unsigned dc_next;
 };
 
 /* ---- output ---- */
@@ -239,9 +253,48 @@ static void go_dirty(struct rnd_rewriter *rw)
     rw->dirty = 1;
 }
 
+/* rnd_url_decide through the cache of recent decisions (a pure function of the policy, the
+ * prefix and `complete`; pages repeat the same few scheme+host prefixes thousands of times). */
+static int decide_cached(struct rnd_rewriter *rw, int complete)
+{
+    size_t n = rw->pfx_len;
+    if (n <= DC_KEY) {
+        for (int i = 0; i < DC_N; i++) {
+            struct dcache *e = &rw->dc[i];
+            if (e->used && e->key_len == n && e->complete == complete &&
+                memcmp(e->key, rw->pfx, n) == 0) {
+                rw->d.kind = (enum rnd_url_kind)e->kind;
+                rw->d.consumed = e->consumed;
+                rw->d.rest = (enum rnd_url_rest)e->rest;
+                rw->d.repl_len = e->repl_len;
+                memcpy(rw->d.repl, e->repl, e->repl_len);
+                return e->r;
+            }
+        }
+    }
+    int r = rnd_url_decide(&rw->pol, rw->pfx, n, complete, &rw->d);
+    if (n <= DC_KEY && (r != RND_URL_REPLACE || rw->d.repl_len <= DC_REPL)) {
+        struct dcache *e = &rw->dc[rw->dc_next];
+        rw->dc_next = (rw->dc_next + 1) % DC_N;
+        e->used = 1;
+        e->key_len = (uint8_t)n;
+        e->complete = (uint8_t)complete;
+        e->r = (int8_t)r;
+        memcpy(e->key, rw->pfx, n);
+        if (r != RND_URL_NEED_MORE) {
+            e->kind = (uint8_t)rw->d.kind;
+            e->consumed = (uint16_t)rw->d.consumed;
+            e->rest = (uint8_t)rw->d.rest;
+            e->repl_len = r == RND_URL_REPLACE ? (uint8_t)rw->d.repl_len : 0;
+            memcpy(e->repl, rw->d.repl, e->repl_len);
+        }
+    }
+    return r;
+}
+
 static void decide(struct rnd_rewriter *rw, int complete)
 {
-    int r = rnd_url_decide(&rw->pol, rw->pfx, rw->pfx_len, complete, &rw->d);
+    int r = decide_cached(rw, complete);
     if (r == RND_URL_NEED_MORE)
         return;
     rw->stats.urls++;
@@ -627,22 +680,25 @@ static void vchunk(struct rnd_rewriter *rw, const char *p, size_t n, uint64_t ra
             }
             break;
         }
-        size_t m = scan_skip(rw, (const unsigned char *)p + k, n - k);
-        if (m && rw->url == U_PENDING) {
-            /* inside the start of a URL: collect up to the next possible decision point */
-            size_t e = k + m, t = k;
+        if (rw->url == U_PENDING) {
+            /* inside the start of a URL: collect up to the next possible decision point (a
+             * trigger byte, a byte the scanner acts on, or the prefix limit) */
+            size_t e = n, t = k;
             if (e - k > RND_URL_PREFIX_MAX - 1 - rw->pfx_len)
                 e = k + (RND_URL_PREFIX_MAX - 1 - rw->pfx_len);
             while (t < e && !(bcls[(unsigned char)p[t]] & B_TRIGGER))
                 t++;
-            memcpy(rw->pfx + rw->pfx_len, p + k, t - k);
-            rw->pfx_len += t - k;
-            k = t;
+            size_t m = scan_skip(rw, (const unsigned char *)p + k, t - k);
+            memcpy(rw->pfx + rw->pfx_len, p + k, m);
+            rw->pfx_len += m;
+            k += m;
             if (k == n) {
                 rw->cur_n = n;
                 break;
             }
-        } else if (m) {
+        }
+        size_t m = rw->url == U_PENDING ? 0 : scan_skip(rw, (const unsigned char *)p + k, n - k);
+        if (m) {
             /* bytes the scanner passes over: nothing to do, or one more stretch of a dirty run */
             if (rw->dirty) {
                 int rest = rw->url == U_DECIDED;
