@@ -105,7 +105,11 @@ struct rnd_tok {
     void *ud;
     uint64_t pos; /* raw offset of the next byte rnd_tok_feed will see */
     uint8_t state, ret_state;
-    uint8_t skip_lf, foreign, finished;
+    uint8_t foreign, finished;
+    /* CR handling: a CR is turned into one LF that stands for the CR and, when one follows, the
+     * LF too (crlf: the raw range of the character being stepped is 2 bytes). A CR at the end
+     * of a feed waits for the next byte (cr_pending). */
+    uint8_t cr_pending, crlf;
     /* filtering (rnd_tok_set_filter): flags, attribute filter; skip: SKIP_ATTR (the current
      * attribute is not wanted), SKIP_VALUE (the rest of the current value is not wanted); one
      * byte, written and read whole (no store-forwarding stalls on the hot path) */
@@ -688,7 +692,7 @@ static int end_tag_name(struct rnd_tok *t, int c, uint64_t raw, uint8_t fallback
 static void step(struct rnd_tok *t, int c, uint64_t raw)
 {
 again:
-    t->rend = c == C_EOF ? raw : raw + 1;
+    t->rend = c == C_EOF ? raw : raw + 1 + t->crlf;
     switch ((enum st)t->state) {
     case S_DATA:
         if (c == '&') {
@@ -1750,7 +1754,7 @@ static size_t quick_ref(struct rnd_tok *t, const unsigned char *p, size_t i, siz
 /* Runs the states where (nearly) all the bytes of real pages go without per-character dispatch:
  * text, tags, attribute names and values. Equivalent to calling step() on each byte; returns
  * the index of the first byte it leaves to step() (NUL, CR, character references, rare states),
- * or n. Called with no CR pending (skip_lf clear). The states of a tag follow each other by
+ * or n. The states of a tag follow each other by
  * direct jumps; t->state always names the label being run. After an event whose callback may
  * switch the state (TAG_END, text and value chunks), the state is dispatched afresh; after the
  * others the state is set as step() sets it (after the event). */
@@ -2118,14 +2122,14 @@ void rnd_tok_feed(struct rnd_tok *t, const void *buf, size_t n)
 {
     const unsigned char *p = buf;
     size_t i = 0;
+    if (t->cr_pending && n) {
+        t->cr_pending = 0;
+        t->crlf = p[0] == '\n';
+        i = t->crlf;
+        step(t, '\n', t->pos - 1);
+        t->crlf = 0;
+    }
     while (i < n) {
-        if (t->skip_lf) {
-            t->skip_lf = 0;
-            if (p[i] == '\n') {
-                i++;
-                continue;
-            }
-        }
         i = fast(t, p, i, n);
         if (i == n)
             break;
@@ -2133,8 +2137,15 @@ void rnd_tok_feed(struct rnd_tok *t, const void *buf, size_t n)
         uint64_t raw = t->pos + i;
         i++;
         if (c == '\r') {
-            c = '\n';
-            t->skip_lf = 1;
+            if (i == n) {
+                t->cr_pending = 1; /* CR LF or CR alone: known with the next byte */
+                break;
+            }
+            t->crlf = p[i] == '\n';
+            i += t->crlf;
+            step(t, '\n', raw);
+            t->crlf = 0;
+            continue;
         }
         step(t, c, raw);
     }
@@ -2146,5 +2157,9 @@ void rnd_tok_finish(struct rnd_tok *t)
     if (t->finished)
         return;
     t->finished = 1;
+    if (t->cr_pending) {
+        t->cr_pending = 0;
+        step(t, '\n', t->pos - 1);
+    }
     step(t, C_EOF, t->pos);
 }

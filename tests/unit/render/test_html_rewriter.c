@@ -239,6 +239,19 @@ static void test_css_urls(void **state)
            "<div style='background:URL(\"/__worklink/blocked?url=%2F%2Fevil.example.net%2Fx\")'>");
 }
 
+/* A CR LF inside a stretch written from the decoded text is one line break (it used to come out
+ * as LF LF when the whole input was fed at once, LF CR LF... in other splits). */
+static void test_crlf_in_rewritten_stretch(void **state)
+{
+    (void)state;
+    expect("<img srcset=\"http://evil.example.net/a\r\n2x\">",
+           "<img srcset=\"/__worklink/blocked?url=http%3A%2F%2Fevil.example.net%2Fa\n2x\">");
+    expect("<style>a{background:url(http://evil.example.net/a)}\r\nb{}</style>\r\n",
+           "<style>a{background:url(/__worklink/blocked?url=http%3A%2F%2Fevil.example.net%2Fa)}"
+           "\r\nb{}</style>\r\n");
+    expect("<style>@import\"x\r\n</style>", "<style>@import\"x\r\n</style>");
+}
+
 static void test_script_comment_rawtext_untouched(void **state)
 {
     (void)state;
@@ -343,6 +356,7 @@ int main(void)
         cmocka_unit_test(test_first_duplicate_attribute_counts),
         cmocka_unit_test(test_srcset_ping_refresh),
         cmocka_unit_test(test_css_urls),
+        cmocka_unit_test(test_crlf_in_rewritten_stretch),
         cmocka_unit_test(test_script_comment_rawtext_untouched),
         cmocka_unit_test(test_srcdoc_nested),
         cmocka_unit_test(test_keep_policy_and_scripts),
