@@ -989,12 +989,16 @@ static int top_ns(const struct rnd_rewriter *rw)
     return rw->ns_len ? rw->ns[rw->ns_len - 1] : 'H';
 }
 
+static void tok_filter(struct rnd_rewriter *rw);
+
+/* The stack changes what the tokenizer must deliver (end tags matter inside foreign content). */
 static void ns_push(struct rnd_rewriter *rw, unsigned char k)
 {
     if (rw->ns_len < sizeof rw->ns && !rw->ns_overflow)
         rw->ns[rw->ns_len++] = k;
     else
         rw->ns_overflow++;
+    tok_filter(rw);
 }
 
 static void ns_pop(struct rnd_rewriter *rw)
@@ -1003,6 +1007,7 @@ static void ns_pop(struct rnd_rewriter *rw)
         rw->ns_overflow--;
     else if (rw->ns_len)
         rw->ns_len--;
+    tok_filter(rw);
 }
 
 /* The tokenizer's attribute filter: the names attr_kind may care about (whatever the tag), so
@@ -1055,8 +1060,11 @@ static int want_tag(void *ud, const char *name, size_t len, int end_tag)
 static void tok_filter(struct rnd_rewriter *rw)
 {
     if (!rw->noskip)
-        rnd_tok_set_filter(rw->tok, (rw->in_style ? 0 : RND_TOK_SKIP_TEXT) | RND_TOK_SKIP_COMMENTS,
-                           want_tag, want_attr);
+        rnd_tok_set_filter(
+            rw->tok,
+            (rw->in_style ? 0 : RND_TOK_SKIP_TEXT) | RND_TOK_SKIP_COMMENTS |
+                (rw->in_style || rw->ns_len || rw->ns_overflow ? 0 : RND_TOK_SKIP_END_TAGS),
+            want_tag, want_attr);
 }
 
 static int attr_kind(struct rnd_rewriter *rw, const struct rnd_tok_event *ev)

@@ -340,6 +340,8 @@ static void tag_start_deliver(struct rnd_tok *t)
 static void tag_start_ev(struct rnd_tok *t)
 {
     t->tag_out = 0;
+    if (t->end_tag && (t->flags & RND_TOK_SKIP_END_TAGS))
+        return;
     if (!t->tag_filter ||
         t->tag_filter(t->ud, t->tag, capped(t->tag_len, RND_TOK_NAME_MAX), t->end_tag))
         tag_start_deliver(t);
@@ -353,7 +355,10 @@ static void tag_emit(struct rnd_tok *t, uint64_t raw_after)
     t->state = S_DATA;
     if (!t->end_tag) {
         size_t n = capped(t->tag_len, RND_TOK_NAME_MAX);
-        memcpy(t->last, t->tag, n);
+        if (n <= 16)
+            memcpy(t->last, t->tag, 16); /* a fixed size: no call for the common short names */
+        else
+            memcpy(t->last, t->tag, n);
         t->last_len = t->tag_len > RND_TOK_NAME_MAX ? 0 : n;
     }
     if (!t->tag_out)
@@ -384,7 +389,10 @@ static void attr_begin(struct rnd_tok *t, uint64_t raw)
 static void attr_name_done(struct rnd_tok *t)
 {
     size_t n = capped(t->attr_len, RND_TOK_NAME_MAX);
-    t->skip = t->filter && !t->filter(t->ud, t->attr, n, t->end_tag) ? SKIP_ATTR : 0;
+    t->skip = (t->end_tag && (t->flags & RND_TOK_SKIP_END_TAGS)) ||
+                      (t->filter && !t->filter(t->ud, t->attr, n, t->end_tag))
+                  ? SKIP_ATTR
+                  : 0;
     if (t->skip)
         return;
     if (!t->tag_out)

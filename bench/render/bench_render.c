@@ -15,7 +15,9 @@
  *   e2e-br      rnd_stream: gunzip -> rewrite (every link) -> brotli, per decoded byte;
  * with each figure's ratio to memcpy, the peak memory held per stream (through the API) and the
  * process's peak RSS. Each row is the best of --runs runs; the rows are interleaved so that a
- * moment of load from other processes does not hit only one of them.
+ * moment of load from other processes does not hit only one of them. Time is the thread's CPU
+ * time (CLOCK_THREAD_CPUTIME_ID), so MB/s is per CPU-second of one core: on a shared machine the
+ * time other processes take the core away does not count (their cache pollution still does).
  * Build it optimised: cmake -DCMAKE_BUILD_TYPE=Release (no sanitizers). Usage:
  *   bench_render [SECONDS-per-measurement (default 1)] [--runs N (default 3)] [--only KEY]
  *   bench_render --dump PREFIX    (writes one page of each flavour) */
@@ -143,7 +145,8 @@ static void make_page(struct buf *b, size_t target, int rewrite, int seed)
 static double now(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID,
+                  &ts); /* CPU time: other load on the machine does not count */
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
