@@ -193,16 +193,24 @@ static void esc_out(struct rnd_rewriter *rw, const char *p, size_t n)
 static void pct_out(struct rnd_rewriter *rw, const char *p, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";
+    char buf[768]; /* written in pieces, not a call per byte */
+    size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)p[i];
+        if (k > sizeof buf - 3) {
+            out(rw, buf, k);
+            k = 0;
+        }
         if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
             c == '-' || c == '.' || c == '_' || c == '~') {
-            out(rw, (const char *)&p[i], 1);
+            buf[k++] = (char)c;
         } else {
-            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-            out(rw, e, 3);
+            buf[k++] = '%';
+            buf[k++] = hex[c >> 4];
+            buf[k++] = hex[c & 15];
         }
     }
+    out(rw, buf, k);
 }
 
 static void rest_out(struct rnd_rewriter *rw, const char *p, size_t n)
