@@ -108,8 +108,9 @@ void rnd_tok_set_foreign(struct rnd_tok *t, int foreign);
  * tokenized, only which events arrive. Flags for rnd_tok_set_filter: */
 #define RND_TOK_SKIP_TEXT 1u     /* no TEXT events (character references in text not decoded) */
 #define RND_TOK_SKIP_COMMENTS 2u /* no COMMENT data events (COMMENT_START/END still arrive) */
-#define RND_TOK_SKIP_END_TAGS 4u /* no events for end tags (nor their attributes), no filter call  \
-                                  */
+#define RND_TOK_SKIP_END_TAGS                                                                      \
+    4u /* no events for end tags (nor their attributes), no filter call                            \
+        */
 
 /* Decides, per tag, whether the consumer wants its TAG_START/TAG_END (and TAG_ABORT) when it
  * wants none of its attributes. Called when the tag name is complete; `name` is the lowercased
