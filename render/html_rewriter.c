@@ -148,6 +148,8 @@ static void esc_out(struct rnd_rewriter *rw, const char *p, size_t n)
             e = "&quot;";
         else if (c == '\'' && rw->quote != '"')
             e = "&#39;";
+        else if (c == '\r')
+            e = "&#13;"; /* only a reference gives a CR here (raw CRs became LF): keep it a CR */
         else if (rw->quote == 0) {
             switch (c) {
             case '<':
@@ -173,9 +175,6 @@ static void esc_out(struct rnd_rewriter *rw, const char *p, size_t n)
                 break;
             case '\f':
                 e = "&#12;";
-                break;
-            case '\r':
-                e = "&#13;";
                 break;
             default:
                 break;

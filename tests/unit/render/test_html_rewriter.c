@@ -250,6 +250,10 @@ static void test_crlf_in_rewritten_stretch(void **state)
            "<style>a{background:url(/__worklink/blocked?url=http%3A%2F%2Fevil.example.net%2Fa)}"
            "\r\nb{}</style>\r\n");
     expect("<style>@import\"x\r\n</style>", "<style>@import\"x\r\n</style>");
+    /* a CR from a reference, written from the decoded text, stays a reference (a raw CR would
+     * be read as LF) */
+    expect("<img ping=\"http://evil.example.net/x 2&#13;\">",
+           "<img ping=\"/__worklink/blocked?url=http%3A%2F%2Fevil.example.net%2Fx 2&#13;\">");
 }
 
 static void test_script_comment_rawtext_untouched(void **state)
