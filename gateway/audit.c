@@ -327,6 +327,10 @@ void gw_audit_req(struct gw_req *r)
     json_object_set_new(ev, "request_id", json_string(rid));
     if (r->egress_error)
         json_object_set_new(ev, "egress_denied", json_string(r->egress_error));
+    if (r->ws_event) /* issue 7: a WebSocket's open and close events */
+        json_object_set_new(ev, "websocket", json_string(r->ws_event));
+    if (r->cut_reason)
+        json_object_set_new(ev, "cut", json_string(r->cut_reason));
     char *js = json_dumps(ev, JSON_COMPACT);
     json_decref(ev);
     if (!js)

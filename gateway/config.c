@@ -586,6 +586,9 @@ static void on_message(redisAsyncContext *ac, void *reply, void *priv)
     json_t *ev = json_loadb(r->element[2]->str, r->element[2]->len, 0, &jerr);
     json_int_t version = ev ? json_integer_value(json_object_get(ev, "version")) : 0;
     const char *kind = ev ? json_string_value(json_object_get(ev, "kind")) : NULL;
+    /* live channels of whoever lost access are cut at once, on every worker (live.c) */
+    gw_live_event(srv, kind, ev ? json_string_value(json_object_get(ev, "op")) : NULL,
+                  ev ? json_string_value(json_object_get(ev, "id")) : NULL);
     bool session_only = kind && (strcmp(kind, "session") == 0 || strcmp(kind, "user") == 0 ||
                                  strcmp(kind, "device") == 0);
     if (session_only && version == cfg->version + 1) {

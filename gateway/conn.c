@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static void h1_process(struct gw_conn *c);
 
@@ -40,6 +41,8 @@ void gw_conn_close(struct gw_conn *c)
     if (c->req) {
         struct gw_req *r = c->req;
         c->req = NULL;
+        if (r->ws)
+            gw_req_log(r); /* a WebSocket ends with its connection: audit the close */
         gw_req_free(r);
     }
     if (c->proto == GW_PROTO_H2)
@@ -66,6 +69,11 @@ static void timer_cb(uv_timer_t *t)
             gw_sock_trim(&c->sock);
         }
         arm_timer(c, c->w->srv->opt->keepalive_timeout_ms - GW_IDLE_TRIM_MS);
+        return;
+    }
+    if (c->proto == GW_PROTO_H2 && !gw_list_empty(&c->streams) && !c->draining) {
+        /* live streams (SSE, WebSockets, long polls) have their own limits on the origin side */
+        arm_timer(c, c->w->srv->opt->idle_timeout_ms);
         return;
     }
     WL_DEBUG(c->idstr, "connection timed out");
@@ -272,6 +280,16 @@ static void h1_process(struct gw_conn *c)
         r->body_done = !r->has_body;
         r->close_after = !msg->keep_alive;
         r->expect_continue = msg->expect_continue;
+        if (msg->upgrade && !r->has_body && r->method_len == 3 &&
+            memcmp(r->method, "GET", 3) == 0) {
+            for (size_t i = 0; i < r->hdrs.n; i++) {
+                const struct gw_hdr *h = &r->hdrs.v[i];
+                if (h->nlen == 7 && strncasecmp(h->name, "upgrade", 7) == 0 && h->vlen >= 9 &&
+                    memmem(h->value, h->vlen, "ebsocket", 8))
+                    r->ws_req = true; /* the connection ends with the tunnel or the answer */
+            }
+            r->close_after = r->close_after || r->ws_req;
+        }
         r->head_bytes = (size_t)rc;
         c->in_body = r->has_body;
         c->body_chunked = msg->chunked;
@@ -298,6 +316,10 @@ static void h1_process(struct gw_conn *c)
 static void h1_on_data(struct gw_sock *s, char *data, size_t len)
 {
     struct gw_conn *c = (struct gw_conn *)s;
+    if (c->req && c->req->ws) {
+        gw_req_body(c->req, data, len); /* WebSocket tunnel */
+        return;
+    }
     if (!c->req && c->inlen == 0 && !c->in_body)
         arm_timer(c, c->w->srv->opt->client_header_timeout_ms); /* a new request begins */
     if (c->in_body) {

@@ -58,6 +58,13 @@ struct gw_options {
                                 (fail closed) */
     int64_t audit_maxlen;    /* XADD MAXLEN ~ of the audit stream */
     int audit_queue;         /* audit events held per worker while Redis is slow or down */
+    /* long-lived traffic (issue 7) */
+    int64_t stream_idle_timeout_ms; /* streaming responses (text/event-stream): origin silence */
+    int64_t ws_idle_timeout_ms;     /* WebSocket without a data frame either way */
+    int64_t ws_ping_interval_ms;    /* ping toward a device silent this long; 0: never */
+    uint64_t ws_max_message;        /* largest WebSocket message (bytes), either way */
+    int max_ws_per_session;         /* open WebSockets of one session (whole process) */
+    int max_ws_per_fleet;           /* open WebSockets of this process */
 };
 
 /* Fills defaults, then parses argv. Returns 0; 1 when --help was printed; -1 with a one-line

@@ -103,6 +103,9 @@ struct gw_metrics {
     gw_counter audit_errors;  /* failed audit writes (retried) */
     gw_counter audit_queued;  /* gauge: audit events waiting */
     gw_counter egress_denied; /* origin addresses refused by the egress policy */
+    gw_counter ws_open;       /* gauge: tunnelled WebSockets (ws.c) */
+    gw_counter ws_total;      /* WebSockets opened */
+    gw_counter live_cuts;     /* live channels cut because access ended (live.c) */
 };
 extern const double gw_lat_bounds[GW_LAT_BUCKETS];
 
@@ -114,6 +117,7 @@ struct gw_cache_entry {
     bool used;
     bool valid;
     int64_t until_ms; /* wall clock */
+    int64_t expires;  /* the session's absolute expiry (wall ms) */
     uint64_t gen;
     bool has_jar;   /* the session has a cookie jar in Redis (render_hook.c) */
     char user[128]; /* valid sessions: the session's username and device (audit) */
@@ -154,6 +158,7 @@ struct gw_worker {
         16) char rbuf[65536]; /* socket reads land here (consumed before the callback returns) */
     _Alignas(16) char sbuf[65536]; /* scratch for framing output */
     struct gw_audit *audit;        /* audit.c; created on the first event */
+    struct gw_live_state *live;    /* live.c: registry of live channels, cut queue */
     struct gw_metrics m;
 };
 
@@ -177,6 +182,7 @@ struct gw_server {
     atomic_llong last_apply_ms; /* wall ms when the last snapshot was handed to workers */
     uv_thread_t cfg_thread;
     struct gw_config *cfg;
+    struct gw_ws_limits *ws_limits; /* live.c: WebSockets per session / per process */
 };
 
 /* Hands a new reference of s to every worker (config thread). */
@@ -319,6 +325,8 @@ struct gw_head_in {
     const struct gw_hdrs *hdrs;
     bool has_body;
     int64_t content_length; /* -1: unknown (chunked toward the origin) */
+    bool websocket;         /* an upgrade to WebSocket: Upgrade/Connection toward the origin */
+    const char *ws_key;     /* NULL, or the Sec-WebSocket-Key to send (h2 extended CONNECT) */
 };
 /* The request head toward the origin: a new malloc'd buffer (caller frees) and its length, or
  * NULL when a field holds bytes that cannot be forwarded safely (answer 400). */
@@ -384,6 +392,19 @@ struct gw_req {
     struct gw_list link; /* conn's request list (h2) */
     /* render_hook.c: per-response render state (stream, cookie jar), NULL when none */
     struct gw_render *render;
+    /* live.c: a channel of a session, listed while the request lives (issue 7) */
+    struct gw_list live;
+    char sid[65];           /* session id (token hash), "" when none */
+    int64_t sess_expires;   /* session's absolute expiry, wall ms (0: unknown) */
+    uint64_t cut_seq;       /* the worker's cut sequence when the session check started */
+    const char *cut_reason; /* static: why access ended, NULL while it has not */
+    /* ws.c: WebSocket (h1 Upgrade or h2 extended CONNECT) */
+    bool ws_req;          /* the device asked for a WebSocket */
+    bool ws_slot;         /* holds a place in the WebSocket limits */
+    bool streaming;       /* the response is a stream (text/event-stream): stream timeouts */
+    const char *ws_key;   /* h2: Sec-WebSocket-Key generated toward the origin (arena) */
+    const char *ws_event; /* audit: "open" / "close" of a WebSocket, NULL otherwise */
+    struct gw_ws *ws;     /* tunnel state once the origin switched protocols */
 };
 
 struct gw_req *gw_req_new(struct gw_conn *c, int32_t stream_id);
@@ -471,6 +492,61 @@ void gw_h2_resp_body_ready(struct gw_req *r);
 void gw_h2_consume(struct gw_req *r);
 void gw_h2_drain(struct gw_conn *c);
 void gw_h2_dispose(struct gw_conn *c);
+
+/* ---- live channels (live.c, issue 7) ----
+ * Every authorized request is listed in its worker's registry until it ends: streaming
+ * responses, uploads, tunnelled WebSockets and plain requests alike. The config thread turns
+ * change-feed events that end access into cut instructions posted to every worker (a lock-free
+ * list and the worker's uv_async); the worker cuts every matching channel at once. Sessions'
+ * absolute expiry is enforced by a per-worker timer; after session/user/device events every live
+ * session is re-validated against Redis; a new snapshot cuts channels of domains that are no
+ * longer ACTIVE. */
+enum gw_cut_scope {
+    GW_CUT_USER,
+    GW_CUT_DEVICE,
+    GW_CUT_SESSION,
+    GW_CUT_DOMAIN,
+    GW_CUT_ALL,
+    GW_CUT_RECHECK
+};
+/* Config thread: maps a change-feed event to cut instructions for every worker. */
+void gw_live_event(struct gw_server *srv, const char *kind, const char *op, const char *id);
+/* Worker: applies posted cut instructions (wake callback) and checks the new snapshot. */
+void gw_live_run(struct gw_worker *w);
+void gw_live_snapshot(struct gw_worker *w);
+/* The session check passed: list r. Returns -1 when an instruction that arrived while the check
+ * was in flight already ends r's access (answer as if the session were invalid). */
+int gw_live_add(struct gw_req *r);
+void gw_live_remove(struct gw_req *r);
+void gw_live_init(struct gw_worker *w);
+void gw_live_stop(struct gw_worker *w); /* worker shutdown: closes the expiry timer */
+void gw_live_free(struct gw_worker *w); /* after the worker's thread ended */
+uint64_t gw_live_seq(struct gw_worker *w);
+/* Cuts one channel now (1008 close frame / RST_STREAM / connection close). May free r. */
+void gw_req_cut(struct gw_req *r, const char *why);
+/* WebSocket places: per session and per process (--max-ws-per-session, --max-ws-per-fleet).
+ * Any thread (a mutex taken only when a WebSocket opens or closes). 0 or -1 (over a limit). */
+int gw_ws_limit_acquire(struct gw_server *srv, const char *sid);
+void gw_ws_limit_release(struct gw_server *srv, const char *sid);
+int gw_ws_limits_init(struct gw_server *srv);
+
+/* ---- WebSocket tunnel (ws.c) ---- */
+/* The origin answered 101 to r's upgrade request: answer the device (101, or 200 on h2), then
+ * relay `rest` (bytes after the head) and everything after. h = origin headers minus hop-by-hop.
+ * Returns -1 when the origin's answer is not a valid WebSocket handshake (r answered 502). */
+int gw_ws_open(struct gw_req *r, const struct wl_http1_message *msg, const char *rest,
+               size_t restlen);
+/* Bytes of either side. Both return -1 when the tunnel was closed (r may be freed), else 0. */
+int gw_ws_origin_data(struct gw_req *r, const char *data, size_t len);
+int gw_ws_device_data(struct gw_req *r, const char *data, size_t len);
+/* The origin side ended (EOF or error). */
+void gw_ws_origin_closed(struct gw_req *r);
+/* Ends the tunnel toward the device with a close frame `code` when it can be sent at a frame
+ * boundary with nothing queued, else at once. May free r. */
+void gw_ws_close(struct gw_req *r, int code, const char *reason);
+void gw_ws_dispose(struct gw_req *r);
+/* h2 extended CONNECT: generates the Sec-WebSocket-Key toward the origin. */
+void gw_ws_h2_prepare(struct gw_req *r);
 
 /* ---- origin (origin.c) ---- */
 /* Starts fetching r from its origin (host/port/tls by the options). */

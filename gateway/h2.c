@@ -50,6 +50,9 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
         } else if (nlen == 5 && memcmp(n, ":path", 5) == 0) {
             r->target = gw_arena_strndup(&r->arena, v, vlen);
             r->target_len = vlen;
+        } else if (nlen == 9 && memcmp(n, ":protocol", 9) == 0) {
+            /* RFC 8441 extended CONNECT; other protocols are refused (405) by gw_req_start */
+            r->ws_req = vlen == 9 && memcmp(v, "websocket", 9) == 0;
         } else if (nlen == 10 && memcmp(n, ":authority", 10) == 0) {
             r->authority = gw_arena_strndup(&r->arena, v, vlen);
             r->authority_len = vlen;
@@ -109,7 +112,7 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id, const ui
         return 0;
     }
     r->unconsumed += len;
-    if (r->bytes_in + len > c->w->srv->opt->max_body) {
+    if (!r->ws_req && r->bytes_in + len > c->w->srv->opt->max_body) {
         nghttp2_session_consume(s, id, len);
         r->unconsumed -= len;
         if (!r->resp_started)
@@ -163,6 +166,7 @@ int gw_h2_init(struct gw_conn *c)
         {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, (uint32_t)c->w->srv->opt->max_streams},
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 256 * 1024},
         {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, GW_MAX_HEAD},
+        {NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1}, /* WebSockets over HTTP/2 (RFC 8441) */
     };
     nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, iv, sizeof iv / sizeof iv[0]);
     nghttp2_session_set_local_window_size(c->h2, NGHTTP2_FLAG_NONE, 0, 4 * 1024 * 1024);

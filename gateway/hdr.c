@@ -177,6 +177,8 @@ char *gw_hdr_origin_request(const struct gw_head_in *in, size_t *len, bool *chun
         }
         if (skip_request_header(h))
             continue;
+        if (in->ws_key && name_is(h->name, h->nlen, "sec-websocket-key"))
+            continue; /* h2: the gateway's own key goes to the origin */
         if (conn_h && memmem(conn_h->value, conn_h->vlen, h->name, h->nlen))
             continue; /* named in Connection: hop-by-hop */
         if (name_is(h->name, h->nlen, "cookie")) {
@@ -206,7 +208,16 @@ char *gw_hdr_origin_request(const struct gw_head_in *in, size_t *len, bool *chun
             hb_str(&b, "Transfer-Encoding: chunked\r\n");
         }
     }
-    hb_str(&b, "Connection: keep-alive\r\n\r\n");
+    if (in->websocket) {
+        if (in->ws_key) {
+            hb_str(&b, "Sec-WebSocket-Key: ");
+            hb_str(&b, in->ws_key);
+            hb_str(&b, "\r\n");
+        }
+        hb_str(&b, "Upgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+    } else {
+        hb_str(&b, "Connection: keep-alive\r\n\r\n");
+    }
     *len = b.len;
     return b.p;
 }

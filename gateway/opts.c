@@ -47,6 +47,18 @@ void gw_usage(void)
         "  --audit-maxlen N             audit stream trimming, XADD MAXLEN ~ N (default 1000000)\n"
         "  --audit-queue N              audit events held per worker while Redis is down\n"
         "                               (default 10000; beyond it events are dropped and counted)\n"
+        "  --stream-idle-timeout-ms MS  streaming responses (text/event-stream): longest origin\n"
+        "                               silence (default 300000; --idle-timeout-ms does not "
+        "apply)\n"
+        "  --ws-idle-timeout-ms MS      WebSocket without a data frame either way (default "
+        "600000)\n"
+        "  --ws-ping-interval-ms MS     ping a WebSocket device silent this long; no pong within\n"
+        "                               another interval closes it (default 30000, 0: never)\n"
+        "  --ws-max-message BYTES       largest WebSocket message either way, close 1009 beyond\n"
+        "                               (default 16777216)\n"
+        "  --max-ws-per-session N       open WebSockets of one session in this process (default "
+        "32)\n"
+        "  --max-ws-per-fleet N         open WebSockets of this process (default 100000)\n"
         "  --help\n");
 }
 
@@ -100,6 +112,12 @@ int gw_options_parse(int argc, char **argv, struct gw_options *o, char *err, siz
     o->log_level = WL_LOG_INFO;
     o->audit_maxlen = 1000000;
     o->audit_queue = 10000;
+    o->stream_idle_timeout_ms = 300000;
+    o->ws_idle_timeout_ms = 600000;
+    o->ws_ping_interval_ms = 30000;
+    o->ws_max_message = 16 * 1024 * 1024;
+    o->max_ws_per_session = 32;
+    o->max_ws_per_fleet = 100000;
     bool have_listen = false, have_admin = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -234,6 +252,18 @@ int gw_options_parse(int argc, char **argv, struct gw_options *o, char *err, siz
             o->audit_maxlen = n;
         } else if (strcmp(a, "--audit-queue") == 0 && num(v, 1, 10000000, &n) == 0) {
             o->audit_queue = (int)n;
+        } else if (strcmp(a, "--stream-idle-timeout-ms") == 0 && num(v, 1, 86400000, &n) == 0) {
+            o->stream_idle_timeout_ms = n;
+        } else if (strcmp(a, "--ws-idle-timeout-ms") == 0 && num(v, 1, 86400000, &n) == 0) {
+            o->ws_idle_timeout_ms = n;
+        } else if (strcmp(a, "--ws-ping-interval-ms") == 0 && num(v, 0, 86400000, &n) == 0) {
+            o->ws_ping_interval_ms = n;
+        } else if (strcmp(a, "--ws-max-message") == 0 && num(v, 126, INT64_MAX, &n) == 0) {
+            o->ws_max_message = (uint64_t)n;
+        } else if (strcmp(a, "--max-ws-per-session") == 0 && num(v, 1, 1000000, &n) == 0) {
+            o->max_ws_per_session = (int)n;
+        } else if (strcmp(a, "--max-ws-per-fleet") == 0 && num(v, 1, 100000000, &n) == 0) {
+            o->max_ws_per_fleet = (int)n;
         } else if (strcmp(a, "--log-level") == 0) {
             enum wl_log_level lv;
             if (wl_log_level_parse(v, &lv) < 0) {

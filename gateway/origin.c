@@ -14,7 +14,16 @@
 #include <string.h>
 #include <strings.h>
 
-enum up_state { UP_RESOLVING, UP_CONNECTING, UP_HANDSHAKE, UP_HEAD, UP_BODY, UP_IDLE, UP_DEAD };
+enum up_state {
+    UP_RESOLVING,
+    UP_CONNECTING,
+    UP_HANDSHAKE,
+    UP_HEAD,
+    UP_BODY,
+    UP_TUNNEL, /* WebSocket: bytes relayed both ways (ws.c) */
+    UP_IDLE,
+    UP_DEAD
+};
 
 struct gw_up {
     struct gw_sock sock; /* first */
@@ -178,6 +187,13 @@ static void arm(struct gw_up *u, int64_t ms)
     uv_timer_start(&u->timer, timer_cb, (uint64_t)ms, 0);
 }
 
+/* Longest origin silence mid-body: streams (server-sent events) have their own limit. */
+static int64_t body_idle_ms(const struct gw_up *u)
+{
+    const struct gw_options *o = u->w->srv->opt;
+    return u->req && u->req->streaming ? o->stream_idle_timeout_ms : o->idle_timeout_ms;
+}
+
 /* ---------------- response ---------------- */
 
 static void up_release(struct gw_up *u)
@@ -249,7 +265,7 @@ static void deliver(struct gw_up *u, char *data, size_t len)
         break;
     }
     if (u->req == r && r && u->state == UP_BODY) {
-        arm(u, u->w->srv->opt->idle_timeout_ms);
+        arm(u, body_idle_ms(u));
         if (gw_req_congested(r)) {
             r->up_paused = true;
             gw_sock_read_stop(&u->sock);
@@ -292,7 +308,8 @@ static void on_head(struct gw_up *u, char *data, size_t len)
             up_fail(u, 502, "Bad gateway", "The website sent a malformed response.");
             return;
         }
-        if (msg->status >= 100 && msg->status < 200) { /* interim: skip it */
+        if (msg->status >= 100 && msg->status < 200 && !(r->ws_req && msg->status == 101)) {
+            /* interim: skip it */
             memmove(u->hbuf, u->hbuf + rc, u->hlen - (size_t)rc);
             u->hlen -= (size_t)rc;
             free(msg);
@@ -301,6 +318,33 @@ static void on_head(struct gw_up *u, char *data, size_t len)
             continue;
         }
         int status = msg->status;
+        if (r->ws_req && status == 101) {
+            u->state = UP_TUNNEL;
+            u->keepalive = false;
+            uv_timer_stop(&u->timer); /* ws.c keeps the tunnel's own timers */
+            size_t rest = u->hlen - (size_t)rc;
+            int ok = gw_ws_open(r, msg, u->hbuf + rc, rest);
+            free(msg);
+            if (ok < 0) {
+                u->state = UP_HEAD;
+                up_fail(u, 502, "Bad gateway", "The website's WebSocket handshake is invalid.");
+                return;
+            }
+            if (u->state != UP_DEAD) {
+                free(u->hbuf);
+                u->hbuf = NULL;
+                u->hlen = 0;
+            }
+            return;
+        }
+        if (r->ws_req && status < 300) {
+            free(msg);
+            up_fail(u, 502, "Bad gateway", "The website did not accept the WebSocket.");
+            return;
+        }
+        const struct wl_http1_header *ct = wl_http1_find_header(msg, "content-type");
+        r->streaming = ct && ct->value.len >= 17 &&
+                       memmem(ct->value.base, ct->value.len, "text/event-stream", 17) != NULL;
         u->keepalive = msg->keep_alive;
         u->no_body = r->is_head || status == 204 || status == 304;
         u->resp_chunked = !u->no_body && msg->chunked;
@@ -314,7 +358,7 @@ static void on_head(struct gw_up *u, char *data, size_t len)
         char *body = u->hbuf + rc;
         free(msg);
         u->state = UP_BODY;
-        arm(u, u->w->srv->opt->idle_timeout_ms);
+        arm(u, body_idle_ms(u));
         gw_req_resp_head(r, status, &h);
         if (u->req != r)
             return;
@@ -341,10 +385,17 @@ static void up_on_data(struct gw_sock *s, char *data, size_t len)
         up_close(u); /* unsolicited bytes: this connection is out of sync */
         return;
     }
-    if (u->state == UP_HEAD)
+    if (u->state == UP_HEAD) {
         on_head(u, data, len);
-    else if (u->state == UP_BODY)
+    } else if (u->state == UP_BODY) {
         deliver(u, data, len);
+    } else if (u->state == UP_TUNNEL) {
+        struct gw_req *r = u->req;
+        if (gw_ws_origin_data(r, data, len) == 0 && u->req == r && gw_req_congested(r)) {
+            r->up_paused = true;
+            gw_sock_read_stop(&u->sock);
+        }
+    }
 }
 
 static void retry_fresh(struct gw_up *u);
@@ -354,6 +405,13 @@ static void up_on_error(struct gw_sock *s, int status)
     struct gw_up *u = (struct gw_up *)s;
     if (u->state == UP_IDLE || !u->req) {
         up_close(u);
+        return;
+    }
+    if (u->state == UP_TUNNEL) {
+        struct gw_req *r = u->req;
+        r->up = NULL;
+        up_close(u);
+        gw_ws_origin_closed(r);
         return;
     }
     if (u->state == UP_BODY && u->until_close && status == UV_EOF) {
@@ -418,7 +476,8 @@ static void write_body(struct gw_up *u)
 
 void gw_up_body_ready(struct gw_up *u)
 {
-    if (u->head_sent && u->req && (u->state == UP_HEAD || u->state == UP_BODY))
+    if (u->head_sent && u->req &&
+        (u->state == UP_HEAD || u->state == UP_BODY || u->state == UP_TUNNEL))
         write_body(u);
 }
 
@@ -433,8 +492,10 @@ static void up_send_head(struct gw_up *u)
                             .authority_len = r->authority_len,
                             .peer = r->conn->sock.peer,
                             .hdrs = &r->hdrs,
-                            .has_body = r->has_body,
-                            .content_length = r->content_length};
+                            .has_body = r->has_body && !r->ws_req,
+                            .content_length = r->content_length,
+                            .websocket = r->ws_req,
+                            .ws_key = r->ws_key};
     size_t len = 0;
     char *head = gw_hdr_origin_request(&in, &len, &u->req_chunked);
     if (!head) {
@@ -702,7 +763,7 @@ void gw_up_pause(struct gw_up *u, bool pause)
 {
     if (pause)
         gw_sock_read_stop(&u->sock);
-    else if (u->state == UP_BODY || u->state == UP_HEAD)
+    else if (u->state == UP_BODY || u->state == UP_HEAD || u->state == UP_TUNNEL)
         gw_sock_read_start(&u->sock);
 }
 

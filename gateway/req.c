@@ -93,6 +93,10 @@ void gw_req_free(struct gw_req *r)
     gw_session_cancel(r);
     gw_ident_cancel(r);
     gw_render_dispose(r);
+    gw_ws_dispose(r);
+    gw_live_remove(r);
+    if (r->ws_slot)
+        gw_ws_limit_release(r->conn->w->srv, r->sid);
     if (r->up) {
         gw_up_detach(r->up);
         r->up = NULL;
@@ -266,6 +270,33 @@ void gw_req_abort(struct gw_req *r)
     gw_conn_close(c);
 }
 
+void gw_req_cut(struct gw_req *r, const char *why)
+{
+    struct gw_conn *c = r->conn;
+    if (r->cut_reason)
+        return;
+    r->cut_reason = why;
+    GW_INC(c->w->m.live_cuts);
+    WL_INFO(c->idstr, "access ended (%s): live channel cut", why);
+    if (r->ws) {
+        gw_ws_close(r, 1008, why); /* close frame 1008 at a frame boundary, or at once */
+        return;
+    }
+    if (r->up) {
+        gw_up_detach(r->up); /* not one more byte from the origin */
+        r->up = NULL;
+    }
+    if (c->proto == GW_PROTO_H2) {
+        gw_bufq_dispose(&r->out);
+        r->out_eof = false;
+        nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE, r->stream_id, NGHTTP2_CANCEL);
+        gw_h2_flush(c);
+        return;
+    }
+    gw_conn_close(c); /* frees r */
+    gw_sock_abort(&c->sock);
+}
+
 void gw_req_respond(struct gw_req *r, int status, const char *extra_headers, const char *body,
                     size_t body_len)
 {
@@ -396,17 +427,24 @@ void gw_req_resume_origin(struct gw_req *r)
 static void body_backpressure(struct gw_req *r)
 {
     size_t queued = r->in.len + (r->up ? gw_up_wq(r->up) : 0);
+    /* a tunnel keeps backpressure for its whole life; a request body only until the answer */
+    bool answered = r->resp_started && !r->ws_req;
     if (r->conn->proto == GW_PROTO_H2) {
-        if (queued < GW_HWM || r->resp_started)
+        if (queued < GW_HWM || answered)
             gw_h2_consume(r);
         return;
     }
-    gw_h1_pause_body(r->conn, queued >= GW_HWM && !r->resp_started);
+    gw_h1_pause_body(r->conn, queued >= GW_HWM && !answered);
 }
 
 void gw_req_body(struct gw_req *r, const char *data, size_t len)
 {
     r->bytes_in += len;
+    if (r->ws) {
+        if (gw_ws_device_data(r, data, len) == 0)
+            body_backpressure(r);
+        return;
+    }
     if (r->ident) {
         gw_ident_body(r, data, len); /* sign-in POST: bounded, consumed here */
         body_backpressure(r);
@@ -491,6 +529,18 @@ static void on_session(struct gw_req *r, int result)
         deny(r);
         return;
     }
+    if (gw_live_add(r) < 0) {
+        deny(r); /* access ended while the session was being checked */
+        return;
+    }
+    if (r->ws_req) {
+        if (gw_ws_limit_acquire(r->conn->w->srv, r->sid) < 0) {
+            page(r, 429, "Retry-After: 5\r\n", "Too many connections",
+                 "Too many live connections (WebSockets) are open for this session or gateway.");
+            return;
+        }
+        r->ws_slot = true;
+    }
     r->authorized = true;
     if (r->expect_continue && r->conn->proto == GW_PROTO_H1 && !r->body_done)
         gw_h1_resp_head(r, 100, "HTTP/1.1 100 Continue\r\n\r\n", 25);
@@ -531,6 +581,16 @@ void gw_req_start(struct gw_req *r)
         return;
     }
     r->is_head = r->method_len == 4 && memcmp(r->method, "HEAD", 4) == 0;
+    r->cut_seq = gw_live_seq(w);
+    if (r->method_len == 7 && memcmp(r->method, "CONNECT", 7) == 0) {
+        if (!r->ws_req || c->proto != GW_PROTO_H2) {
+            r->close_after = true;
+            gw_req_error_page(r, 405, "Method not allowed",
+                              "Only WebSocket tunnels (extended CONNECT) are relayed.");
+            return;
+        }
+        gw_ws_h2_prepare(r); /* GET with Upgrade toward the origin */
+    }
     const struct gw_hdr *acc = find_hdr(&r->hdrs, "accept");
     r->wants_html = acc && memmem(acc->value, acc->vlen, "text/html", 9) != NULL;
     if (!r->authority || r->authority_len == 0) {

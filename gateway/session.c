@@ -65,6 +65,7 @@ static void session_ident(struct gw_req *r, const struct gw_cache_entry *e)
     r->user = e->user[0] ? gw_arena_strndup(&r->arena, e->user, strlen(e->user)) : NULL;
     r->device_id = e->device[0] ? gw_arena_strndup(&r->arena, e->device, strlen(e->device)) : NULL;
     r->session_has_jar = e->has_jar;
+    r->sess_expires = e->expires; /* live.c: channels are cut at the absolute expiry */
 }
 
 static void lookup_cb(redisAsyncContext *ac, void *reply, void *priv)
@@ -76,11 +77,13 @@ static void lookup_cb(redisAsyncContext *ac, void *reply, void *priv)
     int result = -1;
     int64_t now = gw_wall_ms();
     int64_t until = now + w->srv->opt->session_cache_ms;
+    int64_t expires = 0;
     if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
         r->element[0]->type == REDIS_REPLY_INTEGER) {
         result = r->element[0]->integer == 1 ? 1 : 0;
         if (result == 1 && r->elements >= 6) {
             int64_t exp = strtoll(r->element[3]->str, NULL, 10);
+            expires = exp;
             int64_t idle = strtoll(r->element[4]->str, NULL, 10);
             int64_t last = strtoll(r->element[5]->str, NULL, 10);
             if (exp < until)
@@ -99,6 +102,7 @@ static void lookup_cb(redisAsyncContext *ac, void *reply, void *priv)
         e->valid = result == 1;
         e->until_ms = until;
         e->gen = lk->gen;
+        e->expires = expires;
         e->user[0] = e->device[0] = '\0';
         /* whether the session has a cookie jar in Redis (the first jar write publishes an event,
          * which invalidates this entry on every worker) */
@@ -133,6 +137,7 @@ void gw_session_check(struct gw_req *r, gw_session_cb cb)
     struct gw_worker *w = r->conn->w;
     char sid[65];
     sha256_hex(r->token, r->token_len, sid);
+    memcpy(r->sid, sid, sizeof r->sid); /* live.c: session-scoped cuts */
     uint64_t gen = atomic_load_explicit(&w->srv->session_gen, memory_order_acquire);
     struct gw_cache_entry *e = slot(w, sid);
     int64_t now = gw_wall_ms();

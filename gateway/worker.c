@@ -118,7 +118,9 @@ static void wake_cb(uv_async_t *a)
         if (moved)
             gw_audit_redis_moved(w);
         gw_worker_redis_connect(w);
+        gw_live_snapshot(w); /* channels of domains no longer ACTIVE are cut */
     }
+    gw_live_run(w); /* cut instructions from the change feed */
     if (atomic_load(&w->srv->draining) && !w->draining)
         start_drain(w);
 }
@@ -157,6 +159,7 @@ static void worker_finish(struct gw_worker *w)
     gw_pool_expire(w, true);
     gw_worker_redis_dispose(w);
     gw_audit_dispose(w);
+    gw_live_stop(w);
     uv_close((uv_handle_t *)&w->tick, NULL);
     uv_close((uv_handle_t *)&w->wake, NULL);
     uv_close((uv_handle_t *)&w->flush_check, NULL);
@@ -200,6 +203,7 @@ static struct gw_worker *worker_new(struct gw_server *srv, int id, char *err, si
     uv_idle_init(&w->loop, &w->flush_idle);
     w->flush_idle.data = w;
     uv_timer_start(&w->tick, tick_cb, 200, 200);
+    gw_live_init(w);
     int fd = make_listener(o->listen_host, o->listen_port, true, err, errlen);
     if (fd < 0)
         return NULL;
@@ -329,6 +333,9 @@ int gw_admin_render_metrics(struct gw_server *srv, char *buf, size_t cap)
         {"worklink_gateway_audit_errors_total", "counter",
          offsetof(struct gw_metrics, audit_errors)},
         {"worklink_gateway_audit_queued", "gauge", offsetof(struct gw_metrics, audit_queued)},
+        {"worklink_gateway_websockets_open", "gauge", offsetof(struct gw_metrics, ws_open)},
+        {"worklink_gateway_websockets_total", "counter", offsetof(struct gw_metrics, ws_total)},
+        {"worklink_gateway_live_cuts_total", "counter", offsetof(struct gw_metrics, live_cuts)},
         {"worklink_gateway_egress_denied_total", "counter",
          offsetof(struct gw_metrics, egress_denied)},
     };
@@ -547,6 +554,8 @@ int gw_run(const struct gw_options *o)
         fprintf(stderr, "worklink-gateway: %s\n", err);
         return 2;
     }
+    if (gw_ws_limits_init(srv) < 0)
+        abort();
     srv->nworkers = o->workers;
     srv->workers = calloc((size_t)o->workers, sizeof *srv->workers);
     if (!srv->workers)
@@ -607,6 +616,7 @@ int gw_run(const struct gw_options *o)
         uv_loop_close(&w->loop);
         gw_snapshot_unref(w->snap);
         gw_snapshot_unref(atomic_exchange(&w->pending, NULL));
+        gw_live_free(w);
         free(w);
     }
     free(srv->workers);
