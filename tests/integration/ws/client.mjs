@@ -49,8 +49,10 @@ class Parser {
 
 function frame(op, data) {
   const p = Buffer.from(data), mask = crypto.randomBytes(4);
-  const head = p.length < 126 ? Buffer.from([0x80 | op, 0x80 | p.length])
-    : Buffer.concat([Buffer.from([0x80 | op, 0x80 | 126]), Buffer.from([p.length >> 8, p.length & 255])]);
+  let head;
+  if (p.length < 126) head = Buffer.from([0x80 | op, 0x80 | p.length]);
+  else if (p.length < 65536) { head = Buffer.from([0x80 | op, 0x80 | 126, 0, 0]); head.writeUInt16BE(p.length, 2); }
+  else { head = Buffer.alloc(10); head[0] = 0x80 | op; head[1] = 0x80 | 127; head.writeBigUInt64BE(BigInt(p.length), 2); }
   const out = Buffer.alloc(p.length);
   for (let i = 0; i < p.length; i++) out[i] = p[i] ^ mask[i & 3];
   return Buffer.concat([head, mask, out]);
@@ -86,6 +88,7 @@ function onWsFrame(ch, op, payload) {
     ch.closeSeen = true; ch.t = now(); ch.how = 'close';
     ch.code = payload.length >= 2 ? payload.readUInt16BE(0) : 1005;
     ch.reason = payload.subarray(2).toString();
+    if (ch.onClose) ch.onClose(); // answer as a browser does: close frame back, end our side
     return 'closed';
   }
 }
@@ -96,6 +99,7 @@ function openH1ws(c) {
   const s = tls.connect({ host: '127.0.0.1', port, servername: c.domain, ca, ALPNProtocols: ['http/1.1'] });
   ch.send = (b) => s.write(b);
   ch.close = () => s.destroy();
+  ch.onClose = () => s.end(frame(8, Buffer.from([3, 232])));
   let head = Buffer.alloc(0), upgraded = false;
   const parser = new Parser((op, p) => onWsFrame(ch, op, p));
   s.on('secureConnect', () => s.write(`GET ${c.path} HTTP/1.1\r\nHost: ${c.domain}\r\n` +
@@ -148,6 +152,7 @@ function openH2(c) {
     else if (c.type === 'h2up') h[':method'] = 'POST';
     const req = sess.request(h, { endStream: c.type === 'h2sse' });
     ch.send = (b) => req.write(b);
+    ch.onClose = () => req.end(frame(8, Buffer.from([3, 232])));
     const parser = new Parser((op, p) => onWsFrame(ch, op, p));
     let timer = null;
     if (c.type === 'h2up') {

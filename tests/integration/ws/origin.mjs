@@ -22,6 +22,7 @@ const server = http.createServer((req, res) => {
     const gap = Number(u.searchParams.get('gap') || 100);
     const count = Number(u.searchParams.get('count') || 10);
     res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
+    res.flushHeaders();
     let i = 0;
     const t = setInterval(() => {
       res.write(`data: event ${i}\n\n`);
@@ -32,6 +33,7 @@ const server = http.createServer((req, res) => {
   }
   if (u.pathname === '/sse-forever') {
     res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
+    res.flushHeaders();
     let i = 0;
     const t = setInterval(() => res.write(`data: n:${i++}\n\n`), 5);
     res.on('close', () => clearInterval(t));
