@@ -160,7 +160,9 @@ void gw_ws_close(struct gw_req *r, int code, const char *reason)
         gw_h2_flush(c);
         return;
     }
-    if (boundary && c->sock.wq == 0) {
+    /* bytes already handed to the kernel left before the cut; bytes libuv still holds would
+     * arrive after it: then no close frame, the connection ends at once */
+    if (boundary && uv_stream_get_write_queue_size((uv_stream_t *)&c->sock.tcp) == 0) {
         gw_sock_write(&c->sock, f, fl);
         gw_conn_close(c); /* the close frame, then close_notify */
         return;

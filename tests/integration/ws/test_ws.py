@@ -128,4 +128,162 @@ st = cl.stats("big-org")
 c.ok(cut and st["msgs"] == 0 and cut["how"] == "close" and cut["code"] == 1009,
      "an origin message over the limit never reaches the device (%r)" % cut)
 
+# ---- access ends: every live channel of the right scope is cut, and only those ----
+# Each trial opens, for the scope that loses access, an h1 WebSocket and an h2 WebSocket (both
+# on /stream: the origin sends "n:<id>" every 5 ms), an SSE response (/sse-forever, h1 or h2 in
+# turn) and an upload in progress (h1 or h2 in turn); and, for a neighbour that keeps access
+# (another user / device / domain), an h1 WebSocket and an h2 SSE stream.
+# Latency: from just before the PUBLISH of the change-feed event (the control-plane writes
+# happen before it, as control's scripts write then publish) until the client sees the cut of
+# the last of the scope's channels. The client's cut instant is the arrival of the close frame
+# (h1 WebSocket), of RST_STREAM (h2), or the end of the connection (h1 SSE/upload).
+# "No data after the cut": the h1 WebSocket client reads its raw TLS socket to EOF and counts
+# every byte after the close frame; h2 and h1 stream clients count every byte after the cut
+# instant; all must be 0. The neighbours must still receive messages after the cut.
+TRIALS = int(os.environ.get("WS_TRIALS", "20"))
+F = gwfix.F
+REVOKE, GONE = "apps.example.com", "docs.example.com"
+gone_hash = e.r.hgetall("wl:{%s}:domain:%s" % (F, GONE))
+
+
+def serving(domain, token):
+    return until(lambda: e.curl(domain, "/hello", token=token, timeout=5)[0] == 200, 5)
+
+
+def signout(user):
+    for s_ in e.r.smembers("wl:{%s}:user:%s:sessions" % (F, user)):
+        e.r.delete("wl:{%s}:session:%s" % (F, s_))
+    e.r.delete("wl:{%s}:user:%s:sessions" % (F, user))
+    for d in e.r.smembers("wl:{%s}:user:%s:devices" % (F, user)):
+        e.r.hset("wl:{%s}:device:%s" % (F, d), "status", "SIGNED_OUT")
+
+
+def setup(kind, i):
+    """(target (domain, token) list, neighbour (domain, token) or None, cut(), restore())"""
+    if kind == "SignOutUser":
+        ta, _, _ = e.new_session("alice%d" % i)
+        tb, _, _ = e.new_session("bob%d" % i)
+        return [(WIKI, ta)], (WIKI, tb), lambda: (signout("alice%d" % i), None)[1] or \
+            e.publish("user", "signout", "alice%d" % i), None
+    if kind == "device sign-out":
+        u = "carol%d" % i
+        ta, _, da = e.new_session(u)
+        tb, _, _ = e.new_session(u)
+
+        def cut():
+            e.r.hset("wl:{%s}:device:%s" % (F, da), "status", "SIGNED_OUT")
+            return e.publish("device", "signout", da)
+        return [(WIKI, ta)], (WIKI, tb), cut, None
+    if kind == "RevokeDomainAccess":
+        ta, _, _ = e.new_session("dave%d" % i)
+        return [(REVOKE, ta)], (WIKI, ta), lambda: e.set_domain_status(REVOKE, "INACTIVE"), \
+            lambda: (e.set_domain_status(REVOKE, "ACTIVE"), serving(REVOKE, ta))
+    if kind == "DisassociateDomain":
+        ta, _, _ = e.new_session("frank%d" % i)
+
+        def cut():
+            e.r.delete("wl:{%s}:domain:%s" % (F, GONE))
+            e.r.zrem("wl:{%s}:domains" % F, GONE)
+            return e.publish("domain", "disassociate", GONE)
+
+        def restore():
+            e.r.hset("wl:{%s}:domain:%s" % (F, GONE), mapping=gone_hash)
+            e.r.zadd("wl:{%s}:domains" % F, {GONE: 0})
+            e.publish("domain", "associate", GONE)
+            serving(GONE, ta)
+        return [(GONE, ta)], (WIKI, ta), cut, restore
+    if kind == "DeleteFleet":
+        ta, _, _ = e.new_session("gina%d" % i)
+
+        def cut():
+            e.r.hset("wl:{%s}:fleet" % F, "status", "DELETING")
+            return e.publish("fleet", "delete", F)
+
+        def restore():
+            e.r.hset("wl:{%s}:fleet" % F, "status", "ACTIVE")
+            e.publish("fleet", "update", F)
+            serving(WIKI, ta)
+        return [(WIKI, ta), ("chat.example.com", ta)], None, cut, restore
+    raise ValueError(kind)
+
+
+EXPECT = {"h1ws": ("close", 1008), "h2ws": ("rst", 8), "h2sse": ("rst", 8), "h2up": ("rst", 8),
+          "h1sse": ("eof", None), "h1up": ("eof", None)}
+summary = []
+KINDS = ("SignOutUser", "device sign-out", "RevokeDomainAccess", "DisassociateDomain",
+         "DeleteFleet")
+for kind in [k for k in KINDS if k in os.environ.get("WS_KINDS", ",".join(KINDS)).split(",")]:
+    lat, bad, after_bytes, nchan = [], 0, 0, 0
+    for i in range(TRIALS):
+        targets, neigh, cut, restore = setup(kind, i)
+        chans = {}
+        for k, (dom, tk) in enumerate(targets):
+            for typ, path in (("h1ws", "/stream"), ("h2ws", "/stream"),
+                              ("h2sse" if i % 2 else "h1sse", "/sse-forever"),
+                              ("h1up" if i % 2 else "h2up", "/upload")):
+                chans["%s-%d-t%d-%s" % (kind[:6], i, k, typ)] = (typ, dom, tk, path)
+        nb = {}
+        if neigh:
+            for typ, path in (("h1ws", "/stream"), ("h2sse", "/sse-forever")):
+                nb["%s-%d-n-%s" % (kind[:6], i, typ)] = (typ, neigh[0], neigh[1], path)
+        for cid, (typ, dom, tk, path) in list(chans.items()) + list(nb.items()):
+            cl.open(cid, typ, dom, tk, path)
+        opened = cl.wait_open(list(chans) + list(nb))
+        if not c.ok(all(v["ok"] for v in opened.values()),
+                    "%s trial %d: every channel opened (%r)" % (kind, i, [
+                        (k, v) for k, v in opened.items() if not v["ok"]])):
+            break
+        time.sleep(0.08)  # uploads flowing, streams streaming
+        before = {cid: cl.stats(cid)["msgs"] for cid in nb}
+        t0 = time.time() * 1000
+        cut()
+        cuts = cl.wait_cut(list(chans), timeout=3)
+        missing = [cid for cid, v in cuts.items() if not v]
+        c.ok(not missing, "%s trial %d: every channel of the scope cut (%r missing)" % (
+            kind, i, missing))
+        worst = max((v["t"] for v in cuts.values() if v), default=t0 + 1e9) - t0
+        lat.append(worst if not missing else 1e9)
+        if worst > 50:
+            print("  slow trial %s %d: %s" % (kind, i, ", ".join(
+                "%s %.1f ms" % (cid.rsplit("-", 1)[1], v["t"] - t0) for cid, v in cuts.items()
+                if v)), flush=True)
+        for cid, v in cuts.items():
+            if not v:
+                continue
+            nchan += 1
+            after_bytes += v["after"]
+            want = EXPECT[chans[cid][0]]
+            if (v["how"], v.get("code")) != want:
+                bad += 1
+                print("  %s: ended by %s %s, want %s %s" % (cid, v["how"], v.get("code"), *want))
+        time.sleep(0.05)
+        for cid in nb:
+            st = cl.stats(cid)
+            c.ok(not st["cut"] and st["msgs"] > before[cid],
+                 "%s trial %d: %s of the neighbour still flows (%d -> %d messages, cut %s)" % (
+                     kind, i, cid, before[cid], st["msgs"], st["cut"]))
+            cl.close(cid)
+        for cid in chans:
+            cl.close(cid)
+        if restore:
+            restore()
+    lat_ok = [x for x in lat if x < 1e9]
+    lat_ok.sort()
+    med = lat_ok[len(lat_ok) // 2] if lat_ok else -1
+    worst = max(lat) if lat else 1e9
+    line = ("%-20s %2d trials, %3d channels cut: worst %.1f ms, median %.1f ms; "
+            "bytes after the cut %d; wrong close kind %d" % (
+                kind, len(lat), nchan, worst, med, after_bytes, bad))
+    print(line, flush=True)
+    summary.append(line)
+    c.ok(lat and worst < 100, "%s: worst cut latency %.1f ms < 100 ms" % (kind, worst))
+    c.eq(after_bytes, 0, "%s: bytes reaching the device after the cut" % kind)
+    c.eq(bad, 0, "%s: channels ended as expected (1008 close, RST_STREAM, connection close)"
+         % kind)
+
+print("cut summary (%.0f s so far):" % (time.time() - T0))
+for line in summary:
+    print("  " + line)
+print("gateway cuts counted: %d" % e.metric("worklink_gateway_live_cuts_total"))
+
 c.done()
