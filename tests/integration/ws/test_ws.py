@@ -141,6 +141,19 @@ c.ok(cut and st["msgs"] == 0 and cut["how"] == "close" and cut["code"] == 1009,
 # every byte after the close frame; h2 and h1 stream clients count every byte after the cut
 # instant; all must be 0. The neighbours must still receive messages after the cut.
 TRIALS = int(os.environ.get("WS_TRIALS", "20"))
+PUB = {}
+
+
+def timed_publish(kind, op, ident):
+    """gwfix's publish, noting the instant just before the PUBLISH (latency origin)."""
+    v = e.r.incr("wl:{%s}:version" % gwfix.F)
+    msg = json.dumps({"version": v, "kind": kind, "op": op, "id": ident})
+    PUB["t"] = time.time() * 1000
+    e.r.publish("wl:{%s}:events" % gwfix.F, msg)
+    return v
+
+
+e.publish = timed_publish
 F = gwfix.F
 REVOKE, GONE = "apps.example.com", "docs.example.com"
 gone_hash = e.r.hgetall("wl:{%s}:domain:%s" % (F, GONE))
@@ -235,8 +248,8 @@ for kind in [k for k in KINDS if k in os.environ.get("WS_KINDS", ",".join(KINDS)
             break
         time.sleep(0.08)  # uploads flowing, streams streaming
         before = {cid: cl.stats(cid)["msgs"] for cid in nb}
-        t0 = time.time() * 1000
         cut()
+        t0 = PUB["t"]
         cuts = cl.wait_cut(list(chans), timeout=3)
         missing = [cid for cid, v in cuts.items() if not v]
         c.ok(not missing, "%s trial %d: every channel of the scope cut (%r missing)" % (
@@ -285,5 +298,62 @@ print("cut summary (%.0f s so far):" % (time.time() - T0))
 for line in summary:
     print("  " + line)
 print("gateway cuts counted: %d" % e.metric("worklink_gateway_live_cuts_total"))
+
+# ---- session expiry: channels end at the session's absolute expiry ----
+xt, xsid, _ = e.new_session("xena", ttl_ms=1500)
+expires = int(e.r.hget("wl:{%s}:session:%s" % (F, xsid), "expires"))
+for typ, path in (("h1ws", "/stream"), ("h2ws", "/stream"), ("h2sse", "/sse-forever"),
+                  ("h1sse", "/sse-forever")):
+    cl.open("exp-" + typ, typ, WIKI, xt, path)
+ids = ["exp-" + x for x in ("h1ws", "h2ws", "h2sse", "h1sse")]
+c.ok(all(v["ok"] for v in cl.wait_open(ids).values()), "expiry: channels opened")
+cuts = cl.wait_cut(ids, timeout=4)
+late = [v["t"] - expires for v in cuts.values() if v]
+c.ok(len(late) == 4 and all(-5 < x < 100 for x in late),
+     "every channel cut at the session's expiry, within 100 ms (%r ms after it)" % late)
+print("session expiry: channels cut %s ms after the expiry" % ", ".join("%.1f" % x for x in late))
+
+# ---- re-validation: a session gone from Redis with only a generic event is still cut ----
+rt, rsid, _ = e.new_session("rita")
+cl.open("rv", "h1ws", WIKI, rt, "/stream")
+cl.wait_open(["rv"])
+e.r.delete("wl:{%s}:session:%s" % (F, rsid))
+e.publish("user", "update", "someone-else")
+cut = cl.wait_cut(["rv"], timeout=2)["rv"]
+c.ok(cut and cut["how"] == "close" and cut["code"] == 1008 and cut["t"] - PUB["t"] < 100,
+     "a live session found gone on re-validation is cut (%r)" % cut)
+
+# ---- keep-alive toward idle devices: pings, pongs swallowed, dead devices and idle tunnels ----
+import urllib.request  # noqa: E402
+origin_stats = lambda: json.loads(urllib.request.urlopen(  # noqa: E731
+    "http://127.0.0.1:%d/stats" % oport, timeout=5).read())
+pongs0 = origin_stats()["pongs"]
+e.start_gateway(sum((["--origin", "%s=http://127.0.0.1:%d" % (d, oport)] for d in DOMS), []) +
+                ["--ws-ping-interval-ms", "300", "--ws-idle-timeout-ms", "2500"], workers=1)
+cl2 = wsfix.Client(e.port, e.ca[0], prefix)
+pt, _, _ = e.new_session("paul")
+cl2.open("pa1", "h1ws", WIKI, pt, "/echo")
+cl2.open("pa2", "h2ws", WIKI, pt, "/echo")
+cl2.open("dead", "h1ws", WIKI, pt, "/echo", autopong=False)
+tp = time.time()
+c.ok(all(v["ok"] for v in cl2.wait_open(["pa1", "pa2", "dead"]).values()), "ping: opened")
+dead = cl2.wait_cut(["dead"], timeout=3)["dead"]
+c.ok(dead and dead["code"] == 1001 and 0.5 < (dead["t"] / 1000 - tp) < 1.5,
+     "a device that does not answer pings is closed (1001) after two intervals (%r, %.2f s)"
+     % (dead, dead["t"] / 1000 - tp if dead else -1))
+time.sleep(max(0, tp + 1.5 - time.time()))
+st1, st2 = cl2.stats("pa1"), cl2.stats("pa2")
+c.ok(not st1["cut"] and not st2["cut"] and st1["pings"] >= 2 and st2["pings"] >= 2,
+     "devices that answer stay open and are pinged every 300 ms (h1 %d, h2 %d pings)"
+     % (st1["pings"], st2["pings"]))
+c.eq(origin_stats()["pongs"] - pongs0, 0, "pongs answering the gateway's pings reaching the origin")
+cuts = cl2.wait_cut(["pa1", "pa2"], timeout=3)
+c.ok(all(v and v["code"] == 1001 for v in cuts.values()) and
+     all(2.3 < v["t"] / 1000 - tp < 3.5 for v in cuts.values() if v),
+     "a tunnel without data frames for 2.5 s is closed (1001) though pings flow (%r)" % cuts)
+print("keep-alive: %d/%d pings answered by h1/h2 devices, none reached the origin; silent "
+      "device closed after %.2f s" % (st1["pings"], st2["pings"], dead["t"] / 1000 - tp
+                                      if dead else -1))
+print("wall time %.0f s" % (time.time() - T0))
 
 c.done()

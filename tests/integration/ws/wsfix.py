@@ -73,8 +73,8 @@ class Client:
         self.p.stdin.write((json.dumps(c) + "\n").encode())
         self.p.stdin.flush()
 
-    def open(self, cid, typ, domain, token, path):
-        self.cmd(cmd="open", id=cid, type=typ, domain=domain, token=token, path=path)
+    def open(self, cid, typ, domain, token, path, **kw):
+        self.cmd(cmd="open", id=cid, type=typ, domain=domain, token=token, path=path, **kw)
 
     def wait_open(self, ids, timeout=10):
         deadline = time.time() + timeout
