@@ -451,13 +451,27 @@ void gw_conn_accept(struct gw_worker *w, uv_stream_t *server)
     gw_sock_read_start(&c->sock);
 }
 
+/* Draining: WebSockets and event streams never finish by themselves; they end now (close
+ * 1001 going away / reset) so that clients reconnect through another gateway process. */
+static void drain_live(struct gw_req *r)
+{
+    if (r->ws)
+        gw_ws_close(r, 1001, "gateway restarting");
+    else if (r->streaming && r->resp_started && !r->resp_done)
+        gw_req_abort(r);
+}
+
 void gw_conn_drain(struct gw_conn *c)
 {
     c->draining = true;
     if (c->proto == GW_PROTO_H2) {
+        for (struct gw_list *l = c->streams.next; l != &c->streams; l = l->next)
+            drain_live(GW_CONTAINER(l, struct gw_req, link)); /* h2: nothing is freed here */
         gw_h2_drain(c);
         return;
     }
     if (!c->req)
         gw_conn_close(c);
+    else
+        drain_live(c->req);
 }

@@ -354,6 +354,20 @@ c.ok(all(v and v["code"] == 1001 for v in cuts.values()) and
 print("keep-alive: %d/%d pings answered by h1/h2 devices, none reached the origin; silent "
       "device closed after %.2f s" % (st1["pings"], st2["pings"], dead["t"] / 1000 - tp
                                       if dead else -1))
+
+# ---- SIGTERM drains: tunnels end with 1001 and event streams end, so clients reconnect ----
+for typ, path in (("h1ws", "/stream"), ("h2ws", "/stream"), ("h1sse", "/sse-forever"),
+                  ("h2sse", "/sse-forever")):
+    cl2.open("dr-" + typ, typ, WIKI, pt, path)
+ids = ["dr-" + x for x in ("h1ws", "h2ws", "h1sse", "h2sse")]
+c.ok(all(v["ok"] for v in cl2.wait_open(ids).values()), "drain: opened")
+td = time.time()
+e.gw.send_signal(15)
+cuts = cl2.wait_cut(ids, timeout=5)
+c.ok(all(cuts.values()) and cuts["dr-h1ws"]["code"] == 1001 and cuts["dr-h2ws"]["code"] == 1001,
+     "SIGTERM: WebSockets closed with 1001 and streams ended (%r)" % cuts)
+c.ok(e.gw.wait(10) == 0 and time.time() - td < 5, "the draining gateway exits at once (%.1f s)"
+     % (time.time() - td))
 print("wall time %.0f s" % (time.time() - T0))
 
 c.done()
