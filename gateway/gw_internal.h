@@ -402,6 +402,7 @@ struct gw_req {
     bool ws_req;          /* the device asked for a WebSocket */
     bool ws_slot;         /* holds a place in the WebSocket limits */
     bool streaming;       /* the response is a stream (text/event-stream): stream timeouts */
+    bool resp_unbounded;  /* the origin's response has no Content-Length (live.c) */
     const char *ws_key;   /* h2: Sec-WebSocket-Key generated toward the origin (arena) */
     const char *ws_event; /* audit: "open" / "close" of a WebSocket, NULL otherwise */
     struct gw_ws *ws;     /* tunnel state once the origin switched protocols */

@@ -152,8 +152,20 @@ static const char *scope_reason(enum gw_cut_scope scope)
     }
 }
 
-/* Cuts every listed channel for which pred holds. gw_req_cut may free the request it is given
- * (h1) and nothing else, so the walk keeps the next element first. */
+/* A long-lived channel: a WebSocket, an event stream, a response without a length, an upload in
+ * progress, or a request waiting for its answer for more than a second (long poll). A short
+ * request in flight was authorized before the change: it finishes, the next one is refused. */
+static bool long_lived(const struct gw_req *r)
+{
+    if (r->ws_req || r->streaming || (r->has_body && !r->body_done))
+        return true;
+    if (r->resp_started)
+        return r->resp_unbounded && !r->resp_done;
+    return uv_hrtime() / 1000 - r->start_us > 1000000;
+}
+
+/* Cuts every listed long-lived channel for which pred holds. gw_req_cut may free the request it is
+ * given (h1) and nothing else, so the walk keeps the next element first. */
 static void cut_where(struct gw_live_state *st, enum gw_cut_scope scope, const char *id,
                       const char *why)
 {
@@ -161,7 +173,7 @@ static void cut_where(struct gw_live_state *st, enum gw_cut_scope scope, const c
     while (l != &st->chans) {
         struct gw_list *next = l->next;
         struct gw_req *r = GW_CONTAINER(l, struct gw_req, live);
-        if (!r->cut_reason && matches(r, scope, id))
+        if (!r->cut_reason && long_lived(r) && matches(r, scope, id))
             gw_req_cut(r, why);
         l = next;
     }
@@ -208,7 +220,7 @@ void gw_live_snapshot(struct gw_worker *w)
     while (l != &st->chans) {
         struct gw_list *next = l->next;
         struct gw_req *r = GW_CONTAINER(l, struct gw_req, live);
-        if (!r->cut_reason) {
+        if (!r->cut_reason && long_lived(r)) {
             size_t hl = r->authority_len;
             const char *colon = r->authority ? memchr(r->authority, ':', hl) : NULL;
             if (colon)
@@ -246,10 +258,15 @@ static void expiry_cb(uv_timer_t *t)
         struct gw_list *nl = l->next;
         struct gw_req *r = GW_CONTAINER(l, struct gw_req, live);
         if (!r->cut_reason && r->sess_expires > 0) {
-            if (now >= r->sess_expires)
+            int64_t due = r->sess_expires;
+            if (now >= due && long_lived(r)) {
                 gw_req_cut(r, "session expired");
-            else if (!next || r->sess_expires < next)
-                next = r->sess_expires;
+                due = 0;
+            } else if (now >= due) {
+                due = now + 250; /* a short request: looked at again until it ends */
+            }
+            if (due && (!next || due < next))
+                next = due;
         }
         l = nl;
     }

@@ -391,6 +391,7 @@ void gw_req_error_page(struct gw_req *r, int status, const char *title, const ch
 /* Origin response: hop-by-hop headers removed, then the render hook, then the device. */
 void gw_req_resp_head(struct gw_req *r, int status, struct gw_hdrs *h)
 {
+    r->resp_unbounded = !find_hdr(h, "content-length");
     gw_render_headers(r, &status, h);
     emit_head(r, status, h);
     if (r->conn->proto == GW_PROTO_H2 && (r->is_head || no_body_status(status)))
