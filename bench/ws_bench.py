@@ -46,7 +46,7 @@ import gwfix  # noqa: E402
 import wl_testlib as t  # noqa: E402
 import wsfix  # noqa: E402
 
-USERS = 100
+USERS = int(os.environ.get("WS_BENCH_USERS", "100"))
 DOMAIN = "ws.bench.test"
 
 
@@ -60,6 +60,13 @@ def rss_kib(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return 0
+
+
+def cpu_ms(pid):
+    """utime + stime of the whole process (all threads), ms."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000.0 / os.sysconf("SC_CLK_TCK")
 
 
 def nfds(pid):
@@ -188,16 +195,30 @@ async def main():
         pipe.publish("wl:{%s}:events" % F, json.dumps(
             {"version": v, "kind": "user", "op": "signout", "id": "user%d" % u}))
         v += 1
+    cpu0 = cpu_ms(gw.pid)
     tp = time.time()
     pipe.execute()
     e.r.set("wl:{%s}:version" % F, v)
     deadline = time.time() + 10
     while time.time() < deadline and any(w.end_t is None for w in targets):
         await asyncio.sleep(0.001)
+    cut_cpu = cpu_ms(gw.pid) - cpu0
     cut_ms = [(w.end_t - tp) * 1000 for w in targets if w.end_t]
     cut_ms.sort()
     await asyncio.sleep(0.3)
     still = sum(1 for w in others if w.end_t is None)
+    # the gateway's side: the log line each worker writes once it cut an instruction's channels
+    import datetime
+    gw_cut = []
+    with open(gw.stderr_path) as f:
+        for line in f:
+            if "live channels cut" in line:  # one line per instruction and worker, after it
+                ts = json.loads(line)["ts"]
+                d = datetime.datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+                    tzinfo=datetime.timezone.utc)
+                gw_cut.extend([d.timestamp() * 1000 - tp * 1000] * int(
+                    json.loads(line)["msg"].rsplit(": ", 1)[1].split()[0]))
+    gw_cut.sort()
     codes = {}
     for w in targets:
         codes[w.code] = codes.get(w.code, 0) + 1
@@ -212,7 +233,12 @@ async def main():
         "signout_targets": len(targets), "cut": len(cut_ms),
         "cut_p50_ms": cut_ms[len(cut_ms) // 2] if cut_ms else None,
         "cut_max_ms": cut_ms[-1] if cut_ms else None, "close_codes": codes,
+        "gateway_cut_logged": len(gw_cut), "gateway_cut_max_ms": gw_cut[-1] if gw_cut else None,
+        "gateway_cut_first_ms": gw_cut[0] if gw_cut else None,
+        "gateway_cut_p50_ms": gw_cut[len(gw_cut) // 2] if gw_cut else None,
         "others_still_open": still, "others": len(others),
+        "gateway_cpu_ms_for_cut": cut_cpu,
+        "gateway_cpu_us_per_cut": cut_cpu * 1000 / len(targets) if targets else None,
     }
     for w in opened:
         w.w.close()
@@ -224,9 +250,13 @@ async def main():
               rss0, rss1, open_s))
     print("echo beside them: p50 %.2f ms, p99 %.2f ms" % (res["echo_p50_ms"], res["echo_p99_ms"]))
     print("SignOutUser for %d users: %d of %d WebSockets cut, p50 %.1f ms, last %.1f ms after the "
-          "PUBLISH (close codes %s); %d of %d other WebSockets still open" % (
+          "PUBLISH (close codes %s); %d of %d other WebSockets still open; the gateway's log "
+          "shows its last cut %.1f ms after the PUBLISH (the rest is the Python client reading "
+          "%d TLS sockets); gateway CPU for the cut %.0f ms (%.0f us per WebSocket)" % (
               USERS // 2, res["cut"], len(targets), res["cut_p50_ms"] or -1,
-              res["cut_max_ms"] or -1, codes, still, len(others)))
+              res["cut_max_ms"] or -1, codes, still, len(others),
+              res["gateway_cut_max_ms"] or -1, len(targets), cut_cpu,
+              res["gateway_cpu_us_per_cut"] or -1))
     if a.json:
         with open(a.json, "w") as f:
             json.dump(res, f, indent=1)

@@ -169,14 +169,20 @@ static bool long_lived(const struct gw_req *r)
 static void cut_where(struct gw_live_state *st, enum gw_cut_scope scope, const char *id,
                       const char *why)
 {
+    size_t n = 0;
     struct gw_list *l = st->chans.next;
     while (l != &st->chans) {
         struct gw_list *next = l->next;
         struct gw_req *r = GW_CONTAINER(l, struct gw_req, live);
-        if (!r->cut_reason && long_lived(r) && matches(r, scope, id))
+        if (!r->cut_reason && long_lived(r) && matches(r, scope, id)) {
             gw_req_cut(r, why);
+            n++;
+        }
         l = next;
     }
+    if (n)
+        WL_INFO(NULL, "worker %d: %s (%s): %zu live channels cut", st->w->id, why,
+                scope == GW_CUT_ALL ? "all" : id, n);
 }
 
 static void recheck(struct gw_live_state *st);
@@ -226,10 +232,11 @@ void gw_live_snapshot(struct gw_worker *w)
             if (colon)
                 hl = (size_t)(colon - r->authority);
             const struct gw_domain *d = gw_snapshot_find(s, r->authority, hl);
-            if (!s->fleet_exists)
-                gw_req_cut(r, "fleet deleted");
-            else if (!d || d->status != GW_DOM_ACTIVE)
-                gw_req_cut(r, "domain access revoked");
+            if (!s->fleet_exists || !d || d->status != GW_DOM_ACTIVE) {
+                gw_req_cut(r, !s->fleet_exists ? "fleet deleted" : "domain access revoked");
+                WL_INFO(NULL, "worker %d: configuration version %lld: a live channel of %.*s cut",
+                        w->id, (long long)s->version, (int)hl, r->authority);
+            }
         }
         l = next;
     }
@@ -260,6 +267,8 @@ static void expiry_cb(uv_timer_t *t)
         if (!r->cut_reason && r->sess_expires > 0) {
             int64_t due = r->sess_expires;
             if (now >= due && long_lived(r)) {
+                WL_INFO(NULL, "worker %d: session of %s expired: live channel cut", st->w->id,
+                        r->user ? r->user : "?");
                 gw_req_cut(r, "session expired");
                 due = 0;
             } else if (now >= due) {
@@ -309,6 +318,22 @@ static void recheck_cb(redisAsyncContext *ac, void *reply, void *priv)
     free(op);
 }
 
+/* Adds sid to an open-addressing set of cap slots (a power of two); false when present. */
+static bool sid_set_add(const char **set, size_t cap, const char *sid)
+{
+    uint32_t h = 2166136261u;
+    for (const char *p = sid; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    for (size_t i = h & (cap - 1);; i = (i + 1) & (cap - 1)) {
+        if (!set[i]) {
+            set[i] = sid;
+            return true;
+        }
+        if (strcmp(set[i], sid) == 0)
+            return false;
+    }
+}
+
 static void recheck(struct gw_live_state *st)
 {
     struct gw_worker *w = st->w;
@@ -318,18 +343,22 @@ static void recheck(struct gw_live_state *st)
     }
     if (!w->redis || !w->redis_ready)
         return;
+    size_t n = 0;
+    for (struct gw_list *l = st->chans.next; l != &st->chans; l = l->next)
+        n++;
+    size_t cap = 16;
+    while (cap < 2 * n)
+        cap *= 2;
+    const char **seen = calloc(cap, sizeof *seen); /* one query per session, in O(channels) */
+    if (!seen)
+        abort();
     const char *F = w->srv->opt->fleet;
     char devp[120], nowbuf[24];
     snprintf(devp, sizeof devp, "wl:{%s}:device:", F);
     snprintf(nowbuf, sizeof nowbuf, "%lld", (long long)gw_wall_ms());
     for (struct gw_list *l = st->chans.next; l != &st->chans; l = l->next) {
         struct gw_req *r = GW_CONTAINER(l, struct gw_req, live);
-        if (!r->sid[0] || r->cut_reason)
-            continue;
-        bool seen = false; /* one query per session, whatever its number of channels */
-        for (struct gw_list *k = st->chans.next; k != l && !seen; k = k->next)
-            seen = strcmp(GW_CONTAINER(k, struct gw_req, live)->sid, r->sid) == 0;
-        if (seen)
+        if (!r->sid[0] || r->cut_reason || !sid_set_add(seen, cap, r->sid))
             continue;
         struct recheck_op *op = calloc(1, sizeof *op);
         if (!op)
@@ -345,6 +374,7 @@ static void recheck(struct gw_live_state *st)
         }
         st->rechecks++;
     }
+    free(seen);
 }
 
 /* ---------------- listing ---------------- */

@@ -277,7 +277,7 @@ void gw_req_cut(struct gw_req *r, const char *why)
         return;
     r->cut_reason = why;
     GW_INC(c->w->m.live_cuts);
-    WL_INFO(c->idstr, "access ended (%s): live channel cut", why);
+    WL_DEBUG(c->idstr, "access ended (%s): live channel cut", why); /* live.c logs the sum */
     if (r->ws) {
         gw_ws_close(r, 1008, why); /* close frame 1008 at a frame boundary, or at once */
         return;

@@ -146,7 +146,10 @@ void gw_ws_close(struct gw_req *r, int code, const char *reason)
     f[fl++] = (uint8_t)code;
     memcpy(f + fl, reason, rl);
     fl += rl;
-    WL_INFO(c->idstr, "websocket closed by the gateway: %d %s", code, reason ? reason : "");
+    if (r->cut_reason) /* a cut: live.c logs one line per instruction */
+        WL_DEBUG(c->idstr, "websocket closed by the gateway: %d %s", code, reason ? reason : "");
+    else
+        WL_INFO(c->idstr, "websocket closed by the gateway: %d %s", code, reason ? reason : "");
     if (c->proto == GW_PROTO_H2) {
         gw_bufq_dispose(&r->out);
         if (code == 1008 || !boundary) {
