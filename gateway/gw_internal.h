@@ -515,8 +515,9 @@ void gw_live_event(struct gw_server *srv, const char *kind, const char *op, cons
 /* Worker: applies posted cut instructions (wake callback) and checks the new snapshot. */
 void gw_live_run(struct gw_worker *w);
 void gw_live_snapshot(struct gw_worker *w);
-/* The session check passed: list r. Returns -1 when an instruction that arrived while the check
- * was in flight already ends r's access (answer as if the session were invalid). */
+/* The session check passed: list r. Returns 0, or 1 + the gw_cut_scope of an instruction that
+ * arrived while the check was in flight and already ends r's access (refuse r as that scope
+ * would: 401 for a session, 403 for a domain). */
 int gw_live_add(struct gw_req *r);
 void gw_live_remove(struct gw_req *r);
 void gw_live_init(struct gw_worker *w);

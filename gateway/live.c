@@ -233,9 +233,9 @@ void gw_live_snapshot(struct gw_worker *w)
                 hl = (size_t)(colon - r->authority);
             const struct gw_domain *d = gw_snapshot_find(s, r->authority, hl);
             if (!s->fleet_exists || !d || d->status != GW_DOM_ACTIVE) {
-                gw_req_cut(r, !s->fleet_exists ? "fleet deleted" : "domain access revoked");
                 WL_INFO(NULL, "worker %d: configuration version %lld: a live channel of %.*s cut",
                         w->id, (long long)s->version, (int)hl, r->authority);
+                gw_req_cut(r, !s->fleet_exists ? "fleet deleted" : "domain access revoked");
             }
         }
         l = next;
@@ -395,7 +395,7 @@ int gw_live_add(struct gw_req *r)
     for (uint64_t s = from + 1; s <= st->seq; s++) {
         const struct recent_cut *rc = &st->recent[s % RECENT];
         if (rc->seq == s && matches(r, rc->scope, rc->id))
-            return -1; /* access ended while the session check was in flight */
+            return 1 + (int)rc->scope; /* access ended while the session check was in flight */
     }
     gw_list_insert(&st->chans, &r->live);
     if (r->sess_expires > 0)

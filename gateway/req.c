@@ -530,8 +530,14 @@ static void on_session(struct gw_req *r, int result)
         deny(r);
         return;
     }
-    if (gw_live_add(r) < 0) {
-        deny(r); /* access ended while the session was being checked */
+    int ended = gw_live_add(r); /* access ended while the session was being checked */
+    if (ended == 1 + GW_CUT_DOMAIN || ended == 1 + GW_CUT_ALL) {
+        gw_req_error_page(r, 403, "Access revoked",
+                          "Access to this site has been revoked by your administrator.");
+        return;
+    }
+    if (ended) {
+        deny(r);
         return;
     }
     if (r->ws_req) {
