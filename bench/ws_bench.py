@@ -16,7 +16,9 @@ them, and measures:
   * SignOutUser for the users holding half of them (sessions deleted, `user/signout` published):
     ms from the PUBLISH until every one of those saw its close frame (1008), and that the other
     half is still open.
-Every process is started here and stopped by PID at exit (tests/lib/wl_testlib.py). Exit status 0
+WS_BENCH_USERS=N spreads the WebSockets over N users (default 100); WS_BENCH_PERF=FILE records
+the gateway with `perf record -g` during the cut. Every process is started here and stopped by
+PID at exit (tests/lib/wl_testlib.py). Exit status 0
 when every connection opened, the cut reached every target and nothing else; figures are never
 judged."""
 import argparse
@@ -195,6 +197,12 @@ async def main():
         pipe.publish("wl:{%s}:events" % F, json.dumps(
             {"version": v, "kind": "user", "op": "signout", "id": "user%d" % u}))
         v += 1
+    perf = None
+    if os.environ.get("WS_BENCH_PERF"):  # profile the cut: perf record into this file
+        import subprocess
+        perf = subprocess.Popen(["perf", "record", "-g", "-p", str(gw.pid), "-o",
+                                 os.environ["WS_BENCH_PERF"]], stderr=subprocess.DEVNULL)
+        time.sleep(1.0)
     cpu0 = cpu_ms(gw.pid)
     tp = time.time()
     pipe.execute()
@@ -203,6 +211,9 @@ async def main():
     while time.time() < deadline and any(w.end_t is None for w in targets):
         await asyncio.sleep(0.001)
     cut_cpu = cpu_ms(gw.pid) - cpu0
+    if perf:
+        perf.send_signal(2)
+        perf.wait(30)
     cut_ms = [(w.end_t - tp) * 1000 for w in targets if w.end_t]
     cut_ms.sort()
     await asyncio.sleep(0.3)
