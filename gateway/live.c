@@ -97,7 +97,7 @@ void gw_live_event(struct gw_server *srv, const char *kind, const char *op, cons
         if (op_is(op, "delete", "deleted", "purge"))
             post(srv, GW_CUT_ALL, NULL);
     }
-    if (recheck)
+    if (recheck && !op_is(op, "jar", "create", NULL)) /* those never end access */
         post(srv, GW_CUT_RECHECK, NULL);
 }
 
