@@ -558,8 +558,7 @@ static void soon_cb(uv_timer_t *t)
 
 static void reload_soon(struct gw_config *cfg)
 {
-    if (!uv_is_active((uv_handle_t *)&cfg->soon))
-        uv_timer_start(&cfg->soon, soon_cb, 0, 0);
+    uv_timer_start(&cfg->soon, soon_cb, 0, 0); /* (again at 0 if the poll deferred it) */
 }
 
 static void on_message(redisAsyncContext *ac, void *reply, void *priv)
@@ -663,8 +662,11 @@ static void poll_cb(uv_timer_t *t)
     }
     int64_t v = r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : 0;
     freeReplyObject(r);
-    if (v != cfg->version)
-        reload_soon(cfg);
+    /* A version ahead of ours is usually an event still unread on the subscriber: a reload now
+     * (synchronous, on this thread) would hold that event back, and with it the cut of live
+     * channels (live.c). Reload a little later; an event in between reloads at once. */
+    if (v != cfg->version && !uv_is_active((uv_handle_t *)&cfg->soon))
+        uv_timer_start(&cfg->soon, soon_cb, 50, 0);
 }
 
 static void beat_cb(uv_timer_t *t)

@@ -144,13 +144,18 @@ TRIALS = int(os.environ.get("WS_TRIALS", "20"))
 PUB = {}
 
 
+PUBLISH_LUA = """local v = redis.call('INCR', KEYS[1])
+redis.call('PUBLISH', KEYS[2], cjson.encode({version = v, kind = ARGV[1], op = ARGV[2],
+                                             id = ARGV[3]}))
+return v"""
+
+
 def timed_publish(kind, op, ident):
-    """gwfix's publish, noting the instant just before the PUBLISH (latency origin)."""
-    v = e.r.incr("wl:{%s}:version" % gwfix.F)
-    msg = json.dumps({"version": v, "kind": kind, "op": op, "id": ident})
+    """gwfix's publish as control does it (INCR and PUBLISH in one script), noting the instant
+    just before it (the latency origin)."""
     PUB["t"] = time.time() * 1000
-    e.r.publish("wl:{%s}:events" % gwfix.F, msg)
-    return v
+    return e.r.eval(PUBLISH_LUA, 2, "wl:{%s}:version" % gwfix.F, "wl:{%s}:events" % gwfix.F,
+                    kind, op, ident)
 
 
 e.publish = timed_publish
