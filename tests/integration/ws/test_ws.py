@@ -310,7 +310,6 @@ for kind in [k for k in KINDS if k in os.environ.get("WS_KINDS", ",".join(KINDS)
 print("cut summary (%.0f s so far):" % (time.time() - T0))
 for line in summary:
     print("  " + line)
-print("gateway cuts counted: %d" % e.metric("worklink_gateway_live_cuts_total"))
 
 # ---- session expiry: channels end at the session's absolute expiry ----
 xt, xsid, _ = e.new_session("xena", ttl_ms=1500)
