@@ -675,6 +675,18 @@ static void vchunk(struct rnd_rewriter *rw, const char *p, size_t n, uint64_t ra
             run = SIZE_MAX;                                                                        \
         }                                                                                          \
     } while (0)
+    /* the byte at `at` joins the dirty run (a run is written either as the URL's rest or
+     * escaped: a change of kind ends it) */
+#define EXTEND_RUN(at)                                                                             \
+    do {                                                                                           \
+        int rest_ = rw->url == U_DECIDED;                                                          \
+        if (run != SIZE_MAX && run_rest != rest_)                                                  \
+            FLUSH_RUN(at);                                                                         \
+        if (run == SIZE_MAX) {                                                                     \
+            run = (at);                                                                            \
+            run_rest = rest_;                                                                      \
+        }                                                                                          \
+    } while (0)
     for (size_t k = 0; k < n; k++) {
         if (rw->vk == V_URL && rw->url != U_PENDING && rw->sc == 1) {
             /* one URL per value, already decided: the rest needs no scanning */
@@ -707,15 +719,8 @@ static void vchunk(struct rnd_rewriter *rw, const char *p, size_t n, uint64_t ra
         size_t m = rw->url == U_PENDING ? 0 : scan_skip(rw, (const unsigned char *)p + k, n - k);
         if (m) {
             /* bytes the scanner passes over: nothing to do, or one more stretch of a dirty run */
-            if (rw->dirty) {
-                int rest = rw->url == U_DECIDED;
-                if (run != SIZE_MAX && run_rest != rest)
-                    FLUSH_RUN(k);
-                if (run == SIZE_MAX) {
-                    run = k;
-                    run_rest = rest;
-                }
-            }
+            if (rw->dirty)
+                EXTEND_RUN(k);
             k += m;
             if (k == n)
                 break;
@@ -748,16 +753,11 @@ static void vchunk(struct rnd_rewriter *rw, const char *p, size_t n, uint64_t ra
             if (rw->url == U_PENDING && rw->pfx_len == RND_URL_PREFIX_MAX)
                 decide(rw, 1);
         } else if (rw->dirty) {
-            int rest = rw->url == U_DECIDED;
-            if (run != SIZE_MAX && run_rest != rest)
-                FLUSH_RUN(k);
-            if (run == SIZE_MAX) {
-                run = k;
-                run_rest = rest;
-            }
+            EXTEND_RUN(k);
         }
     }
     FLUSH_RUN(n);
+#undef EXTEND_RUN
 #undef FLUSH_RUN
     rw->cur = NULL;
     rw->cur_n = 0;
