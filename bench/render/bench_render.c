@@ -24,6 +24,7 @@
 #include "html_rewriter.h"
 #include "html_tokenizer.h"
 #include "stream.h"
+#include "strbuf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,35 +33,17 @@
 #include <time.h>
 #include <zlib.h>
 
-struct buf {
-    char *p;
-    size_t len, cap;
-};
-
-static void add(struct buf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        b->cap = (b->len + n + 1) * 2;
-        b->p = realloc(b->p, b->cap);
-        if (!b->p)
-            abort();
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
-}
-
-static void addf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void addf(struct rnd_sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #include <stdarg.h>
-static void addf(struct buf *b, const char *fmt, ...)
+static void addf(struct rnd_sb *b, const char *fmt, ...)
 {
     char tmp[4096];
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
-    add(b, tmp, (size_t)n);
+    rnd_sb_add(b, tmp, (size_t)n);
 }
 
 static unsigned rng_state = 42;
@@ -76,7 +59,7 @@ static const char *words[] = {"report",   "quarterly", "the",      "employee", "
                               "status",   "of",        "security", "network",  "wiki"};
 
 /* One page of about `target` bytes. rewrite=1: absolute links that the policy changes. */
-static void make_page(struct buf *b, size_t target, int rewrite, int seed)
+static void make_page(struct rnd_sb *b, size_t target, int rewrite, int seed)
 {
     rng_state = (unsigned)seed * 7919u + 1;
     const char *in = rewrite ? "http://wiki.example.com" : "https://wiki.example.com";
@@ -90,38 +73,38 @@ static void make_page(struct buf *b, size_t target, int rewrite, int seed)
         addf(b,
              ".c%d { color: #%06x; margin: %dpx; background: url(%s/img/bg%d.png) no-repeat; }\n",
              i, rnd() & 0xffffff, i % 17, rewrite ? out : "/static", i);
-    add(b, "</style>\n", 9);
+    rnd_sb_add(b, "</style>\n", 9);
     while (b->len < target) {
         /* navigation */
-        add(b, "<nav><ul>", 9);
+        rnd_sb_add(b, "<nav><ul>", 9);
         for (int i = 0; i < 40; i++)
             addf(b,
                  "<li class=\"nav-item c%d\"><a href=\"%s/wiki/Page_%u?section=%d&amp;lang=en\" "
                  "title=\"Go to page %u\">%s %s</a></li>\n",
                  i % 60, i % 2 ? in : (rewrite ? out : ""), rnd() % 100000, i, rnd() % 1000,
                  words[rnd() % 15], words[rnd() % 15]);
-        add(b, "</ul></nav>\n", 12);
+        rnd_sb_add(b, "</ul></nav>\n", 12);
         /* script with markup in strings */
-        add(b, "<script>\n", 9);
+        rnd_sb_add(b, "<script>\n", 9);
         for (int i = 0; i < 30; i++)
             addf(b,
                  "  var el%d = document.getElementById('x%d'); if (el%d && a < b) "
                  "{ el%d.innerHTML = '<a href=\"/p/%d\">' + name + '</a>'; }\n",
                  i, i, i, i, i);
-        add(b, "</script>\n", 10);
+        rnd_sb_add(b, "</script>\n", 10);
         /* article */
-        add(b, "<article>", 9);
+        rnd_sb_add(b, "<article>", 9);
         for (int p = 0; p < 12; p++) {
-            add(b, "<p>", 3);
+            rnd_sb_add(b, "<p>", 3);
             for (int w = 0; w < 60; w++) {
                 const char *word = words[rnd() % 15];
-                add(b, word, strlen(word));
+                rnd_sb_add(b, word, strlen(word));
                 if (w % 13 == 0)
-                    add(b, " &amp; ", 7);
+                    rnd_sb_add(b, " &amp; ", 7);
                 else if (w % 17 == 0)
-                    add(b, "&nbsp;", 6);
+                    rnd_sb_add(b, "&nbsp;", 6);
                 else
-                    add(b, " ", 1);
+                    rnd_sb_add(b, " ", 1);
             }
             addf(b,
                  "<a href=\"%s/docs/%u.pdf\">doc</a> <img src=\"%s/img/%u.jpg\" "
@@ -129,7 +112,7 @@ static void make_page(struct buf *b, size_t target, int rewrite, int seed)
                  in, rnd() % 1000, rewrite ? out : "/static", rnd() % 1000, in, rnd() % 1000,
                  rewrite ? out : "", rnd() % 1000);
         }
-        add(b, "</article>\n<table>", 18);
+        rnd_sb_add(b, "</article>\n<table>", 18);
         for (int r = 0; r < 20; r++)
             addf(b, "<tr><td>%u</td><td><a href='%s/item/%u'>item %u</a></td><td>%s</td></tr>\n",
                  rnd() % 1000, r % 2 ? in : (rewrite ? out : ""), rnd(), rnd() % 100,
@@ -139,7 +122,7 @@ static void make_page(struct buf *b, size_t target, int rewrite, int seed)
              "value=\"\"><button formaction=\"%s/search2\">go</button></form>\n",
              in, rewrite ? out : "");
     }
-    add(b, "</body></html>\n", 15);
+    rnd_sb_add(b, "</body></html>\n", 15);
 }
 
 static double now(void)
@@ -182,7 +165,7 @@ enum mode { M_MEMCPY, M_TOK, M_RW, M_E2E_GZIP, M_E2E_BR };
 static size_t peak_held;
 
 /* One stream through rnd_stream (gunzip -> rewrite -> out_coding), drained as it goes. */
-static void e2e(const struct rnd_url_policy *u, const struct buf *gz, enum rnd_coding out_coding)
+static void e2e(const struct rnd_url_policy *u, const struct rnd_sb *gz, enum rnd_coding out_coding)
 {
     struct rnd_stream_config cfg = {.urls = u,
                                     .mode = RND_BODY_REWRITE_HTML,
@@ -216,7 +199,7 @@ static void e2e(const struct rnd_url_policy *u, const struct buf *gz, enum rnd_c
 }
 
 /* Processes the whole corpus once in 64 KiB pieces; returns decoded bytes processed. */
-static size_t pass(enum mode m, struct buf *pages, struct buf *gz, int n)
+static size_t pass(enum mode m, struct rnd_sb *pages, struct rnd_sb *gz, int n)
 {
     static char dst[65536];
     struct rnd_url_policy u = policy();
@@ -255,7 +238,7 @@ static size_t pass(enum mode m, struct buf *pages, struct buf *gz, int n)
 }
 
 /* MB/s of one measurement: at least `secs` seconds of whole-corpus passes. */
-static double measure(enum mode m, struct buf *pages, struct buf *gz, int n, double secs)
+static double measure(enum mode m, struct rnd_sb *pages, struct rnd_sb *gz, int n, double secs)
 {
     pass(m, pages, gz, n); /* warm up */
     size_t bytes = 0;
@@ -267,7 +250,7 @@ static double measure(enum mode m, struct buf *pages, struct buf *gz, int n, dou
     return (double)bytes / (t - t0) / 1e6;
 }
 
-static void gzip_page(const struct buf *in, struct buf *out)
+static void gzip_page(const struct rnd_sb *in, struct rnd_sb *out)
 {
     uLongf cap = compressBound(in->len) + 64;
     out->p = malloc(cap);
@@ -302,7 +285,7 @@ int main(int argc, char **argv)
 {
     if (argc > 2 && strcmp(argv[1], "--dump") == 0) {
         /* writes one page of each flavour (PREFIX-nomatch.html, PREFIX-all.html) */
-        struct buf a = {0}, b = {0};
+        struct rnd_sb a = {0}, b = {0};
         make_page(&a, 400000, 0, 1);
         make_page(&b, 400000, 1, 1);
         char path[4096];
@@ -334,7 +317,7 @@ int main(int argc, char **argv)
     if (runs < 1)
         runs = 1;
     enum { NPAGES = 8 };
-    struct buf plain[NPAGES] = {{0}}, all[NPAGES] = {{0}}, gz[NPAGES] = {{0}};
+    struct rnd_sb plain[NPAGES] = {{0}}, all[NPAGES] = {{0}}, gz[NPAGES] = {{0}};
     size_t total = 0, total_plain = 0, links = 0;
     for (int i = 0; i < NPAGES; i++) {
         make_page(&plain[i], 300000 + (size_t)i * 40000, 0, i);
