@@ -469,7 +469,7 @@ static void write_body(struct gw_up *u)
         u->body_end_sent = true;
         if (u->req_chunked)
             gw_sock_write(&u->sock, "0\r\n\r\n", 5);
-    } else if (!u->sock.closing) {
+    } else if (r->has_body && !r->body_done && !u->sock.closing) {
         gw_req_body_drained(r); /* most of it may have left at once: read the device again */
     }
 }

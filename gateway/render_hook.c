@@ -22,7 +22,6 @@
 #include "log.h"
 #include "stream.h"
 
-#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,18 +70,6 @@ static bool name_eq(const struct gw_hdr *h, const char *name)
 {
     size_t n = strlen(name);
     return h->nlen == n && strncasecmp(h->name, name, n) == 0;
-}
-
-static void sid_of(const char *tok, size_t n, char out[65])
-{
-    static const char hex[] = "0123456789abcdef";
-    unsigned char d[32];
-    SHA256((const unsigned char *)tok, n, d);
-    for (int i = 0; i < 32; i++) {
-        out[2 * i] = hex[d[i] >> 4];
-        out[2 * i + 1] = hex[d[i] & 15];
-    }
-    out[64] = '\0';
 }
 
 /* host (lowercase, no port), tunnel port (the port the device named, 0 when none) and path. */
@@ -242,7 +229,7 @@ void gw_render_request(struct gw_req *r)
         gw_ident_fetch(r);
         return;
     }
-    sid_of(r->token, r->token_len, g->sid);
+    memcpy(g->sid, r->sid, sizeof g->sid); /* hashed once, by the session check */
     if (!r->session_has_jar) {
         g->jar = rnd_jar_new(); /* nothing stored yet: no round trip (see jar_store_lua) */
         gw_ident_fetch(r);

@@ -8,10 +8,11 @@
  * once (no message to each worker needed). Worker thread only. */
 #include "gw_internal.h"
 
+#include "identity.h"
+
 #include "log.h"
 
 #include <hiredis/adapters/libuv.h>
-#include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,18 +39,6 @@ static const char session_lua[] =
     "if now - last >= 1000 then redis.call('HSET', KEYS[1], 'last_seen', ARGV[1]); "
     "redis.call('HSET', ARGV[2] .. s[2], 'last_accessed', ARGV[1]); last = now end\n"
     "return {1, s[1], s[2], tostring(exp), tostring(idle), tostring(last), s[6] or '0'}\n";
-
-static void sha256_hex(const char *s, size_t n, char out[65])
-{
-    static const char hex[] = "0123456789abcdef";
-    unsigned char d[32];
-    SHA256((const unsigned char *)s, n, d);
-    for (int i = 0; i < 32; i++) {
-        out[2 * i] = hex[d[i] >> 4];
-        out[2 * i + 1] = hex[d[i] & 15];
-    }
-    out[64] = '\0';
-}
 
 static struct gw_cache_entry *slot(struct gw_worker *w, const char *sid)
 {
@@ -135,9 +124,8 @@ void gw_session_note_jar(struct gw_worker *w, const char *sid)
 void gw_session_check(struct gw_req *r, gw_session_cb cb)
 {
     struct gw_worker *w = r->conn->w;
-    char sid[65];
-    sha256_hex(r->token, r->token_len, sid);
-    memcpy(r->sid, sid, sizeof r->sid); /* live.c: session-scoped cuts */
+    const char *sid = r->sid; /* also for live.c (session-scoped cuts) and the cookie jar */
+    gw_ident_sha256_hex(r->token, r->token_len, r->sid);
     uint64_t gen = atomic_load_explicit(&w->srv->session_gen, memory_order_acquire);
     struct gw_cache_entry *e = slot(w, sid);
     int64_t now = gw_wall_ms();
