@@ -997,6 +997,7 @@ static int top_ns(const struct rnd_rewriter *rw)
 }
 
 static void tok_filter(struct rnd_rewriter *rw);
+static int on_tag(void *ud, const struct rnd_tok_tag *tg);
 
 /* The stack changes what the tokenizer must deliver (end tags matter inside foreign content). */
 static void ns_push(struct rnd_rewriter *rw, unsigned char k)
@@ -1066,6 +1067,7 @@ static int want_tag(void *ud, const char *name, size_t len, int end_tag)
 /* Text events are wanted only inside <style> (its CSS is scanned for URLs). */
 static void tok_filter(struct rnd_rewriter *rw)
 {
+    rnd_tok_set_tag_cb(rw->tok, rw->noskip ? NULL : on_tag);
     if (!rw->noskip)
         rnd_tok_set_filter(
             rw->tok,
@@ -1140,6 +1142,69 @@ static void on_tag_end(struct rnd_rewriter *rw, const struct rnd_tok_event *ev)
         rnd_tok_set_state(rw->tok, RND_TOK_STATE_PLAINTEXT, NULL);
     }
     set_foreign(rw, top_ns(rw) == 'F');
+}
+
+/* Whether the URL that is the whole value v (raw = decoded up to m, the first '&') is kept as it
+ * is: the decisions vchunk would take on it, at the same prefixes (the decision cache is a pure
+ * memo, so asking it has no effect on the output). 0: it would be replaced, or the decision
+ * needs bytes past m (a character reference), or the prefix limit: take the events path. */
+static int url_kept(struct rnd_rewriter *rw, const char *v, size_t m, int complete)
+{
+    if (m == 0 || m >= RND_URL_PREFIX_MAX - 1)
+        return 0;
+    memcpy(rw->pfx, v, m);
+    for (size_t k = 0; k < m; k++) {
+        int c = (unsigned char)v[k];
+        if (!is_trigger(c))
+            continue;
+        if ((c == '/' || c == '\\') && k >= 1 &&
+            (v[k - 1] == ':' || v[k - 1] == '/' || v[k - 1] == '\\'))
+            continue; /* inside a run of slashes */
+        rw->pfx_len = k + 1;
+        if (surely_more(rw))
+            continue;
+        int r = decide_cached(rw, 0);
+        if (r != RND_URL_NEED_MORE)
+            return r == RND_URL_KEEP;
+    }
+    if (!complete)
+        return 0;
+    rw->pfx_len = m;
+    return decide_cached(rw, 1) == RND_URL_KEEP;
+}
+
+/* The tokenizer's whole-tag path (rnd_tok_set_tag_cb): a start tag outside foreign content whose
+ * URL attributes all keep their value needs no output and no state change, so it is taken here
+ * without events. Anything else (a tag that switches the content state, another kind of value,
+ * a URL to replace) asks for the events. */
+static int on_tag(void *ud, const struct rnd_tok_tag *tg)
+{
+    struct rnd_rewriter *rw = ud;
+    if (tg->end_tag || rw->ns_len || rw->ns_overflow || rw->in_style)
+        return 1;
+    unsigned cls = tag_class(tg->name, tg->len);
+    if (cls & TC_STATE)
+        return 1;
+    rw->end_tag = 0;
+    rw->tag_cls = cls;
+    uint64_t urls = 0;
+    for (size_t a = 0; a < tg->nattrs; a++) {
+        const struct rnd_tok_tag_attr *at = &tg->attrs[a];
+        if (!at->value || at->value_len == 0)
+            continue;
+        struct rnd_tok_event ev = {.kind = RND_EV_ATTR_NAME,
+                                   .data = at->name,
+                                   .len = at->name_len,
+                                   .duplicate = at->duplicate};
+        int vk = attr_kind(rw, &ev);
+        if (vk == V_NONE)
+            continue;
+        if (vk != V_URL || !url_kept(rw, at->value, at->amp, at->amp == at->value_len))
+            return 1;
+        urls++;
+    }
+    rw->stats.urls += urls;
+    return 0;
 }
 
 static void on_event(void *ud, const struct rnd_tok_event *ev)
@@ -1220,9 +1285,10 @@ struct rnd_rewriter *rnd_rewriter_new(const struct rnd_url_policy *policy, rnd_w
 void rnd_rewriter_set_skipping(struct rnd_rewriter *rw, int on)
 {
     rw->noskip = !on;
-    if (rw->noskip)
+    if (rw->noskip) {
         rnd_tok_set_filter(rw->tok, 0, NULL, NULL);
-    else
+        rnd_tok_set_tag_cb(rw->tok, NULL);
+    } else
         tok_filter(rw);
 }
 

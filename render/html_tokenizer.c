@@ -116,6 +116,7 @@ struct rnd_tok {
     unsigned flags;
     rnd_tok_tag_filter tag_filter;
     rnd_tok_attr_filter filter;
+    rnd_tok_tag_cb tag_cb;
     uint8_t skip;
     uint8_t tag_out; /* TAG_START of the current tag was delivered */
     uint64_t rend;   /* raw offset the next text/value event represents the input up to */
@@ -347,20 +348,25 @@ static void tag_start_ev(struct rnd_tok *t)
         tag_start_deliver(t);
 }
 
+/* The current tag is a start tag: its name becomes the last start tag name. */
+static void set_last(struct rnd_tok *t)
+{
+    size_t n = capped(t->tag_len, RND_TOK_NAME_MAX);
+    if (n <= 16)
+        memcpy(t->last, t->tag, 16); /* a fixed size: no call for the common short names */
+    else
+        memcpy(t->last, t->tag, n);
+    t->last_len = t->tag_len > RND_TOK_NAME_MAX ? 0 : n;
+}
+
 /* Emits the tag. The state is set to DATA before the callback so that the callback may switch
  * it (script, style, title...). */
 static void tag_emit(struct rnd_tok *t, uint64_t raw_after)
 {
     struct rnd_tok_event ev;
     t->state = S_DATA;
-    if (!t->end_tag) {
-        size_t n = capped(t->tag_len, RND_TOK_NAME_MAX);
-        if (n <= 16)
-            memcpy(t->last, t->tag, 16); /* a fixed size: no call for the common short names */
-        else
-            memcpy(t->last, t->tag, n);
-        t->last_len = t->tag_len > RND_TOK_NAME_MAX ? 0 : n;
-    }
+    if (!t->end_tag)
+        set_last(t);
     if (!t->tag_out)
         return;
     memset(&ev, 0, sizeof ev);
@@ -1598,6 +1604,11 @@ void rnd_tok_set_filter(struct rnd_tok *t, unsigned flags, rnd_tok_tag_filter tf
     t->filter = af;
 }
 
+void rnd_tok_set_tag_cb(struct rnd_tok *t, rnd_tok_tag_cb cb)
+{
+    t->tag_cb = cb;
+}
+
 void rnd_tok_skip_value(struct rnd_tok *t)
 {
     t->skip |= SKIP_VALUE;
@@ -1732,6 +1743,61 @@ static void name_run(char *buf, size_t *len, const unsigned char *p, size_t i, s
     *len = have + (j - i);
 }
 
+/* Scans a tag name (with_eq 0) or attribute name (with_eq 1) run from p[i]: appends it
+ * lowercased to buf (capped as name_add does) and returns the index of the byte that ends it
+ * (K_TAGNAME, or K_ATTR with '='), or n. Sixteen bytes at a time: candidates are the bytes
+ * <= 0x20, '/', '>' (and '='), then the class table rejects the control characters that are
+ * name bytes. */
+static size_t name_scan(char *buf, size_t *len, const unsigned char *p, size_t i, size_t n,
+                        int with_eq)
+{
+    const uint8_t end = with_eq ? K_ATTR : K_TAGNAME;
+    size_t start = i;
+#if defined(__SSE2__)
+    if (*len > RND_TOK_NAME_MAX - 16)
+        goto scalar; /* near the cap: the careful path */
+    {
+        const __m128i sp = _mm_set1_epi8(0x20), sl = _mm_set1_epi8('/'), gt = _mm_set1_epi8('>');
+        const __m128i eq = _mm_set1_epi8(with_eq ? '=' : '>');
+        const __m128i ua = _mm_set1_epi8('A' - 1), uz = _mm_set1_epi8('Z' + 1);
+        const __m128i bit = _mm_set1_epi8(0x20);
+        char *dst = buf + *len;
+        while (i + 16 <= n) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+            __m128i upper = _mm_and_si128(_mm_cmpgt_epi8(v, ua), _mm_cmplt_epi8(v, uz));
+            _mm_storeu_si128((__m128i *)(void *)dst, _mm_or_si128(v, _mm_and_si128(upper, bit)));
+            __m128i m = _mm_or_si128(
+                _mm_cmpeq_epi8(_mm_min_epu8(v, sp), v),
+                _mm_or_si128(_mm_cmpeq_epi8(v, sl),
+                             _mm_or_si128(_mm_cmpeq_epi8(v, gt), _mm_cmpeq_epi8(v, eq))));
+            unsigned mask = (unsigned)_mm_movemask_epi8(m);
+            while (mask) {
+                size_t k = (size_t)__builtin_ctz(mask);
+                if (kcls[p[i + k]] & end) {
+                    *len += i + k - start;
+                    return i + k;
+                }
+                mask &= mask - 1;
+            }
+            i += 16;
+            dst += 16;
+            if ((size_t)(dst - buf) > RND_TOK_NAME_MAX - 16)
+                break;
+        }
+        *len += i - start;
+        start = i;
+    }
+scalar :
+#endif
+{
+    size_t j = i;
+    while (j < n && !(kcls[p[j]] & end))
+        j++;
+    name_run(buf, len, p, start, j);
+    return j;
+}
+}
+
 /* The character references that make up most of real pages, resolved without the general
  * machinery when they are whole in the buffer (same events: the longest match of each is itself,
  * as every one ends with ';'). Returns the length consumed from p[i] ('&'), or 0. */
@@ -1757,6 +1823,136 @@ static size_t quick_ref(struct rnd_tok *t, const unsigned char *p, size_t i, siz
         }
     }
     return 0;
+}
+
+/* The whole-tag path (rnd_tok_set_tag_cb): lexes the tag that starts with the '<' at p[lt] as the
+ * tag states would, without events. Returns the index after its '>' when the tag was taken
+ * (whole in p, no NUL or CR, the consumer took it or needs no call), or 0: then the tag is
+ * tokenized as usual from the '<' (nothing here has changed what that path sees: t->tag and
+ * t->attr are scratch until a tag starts). */
+static size_t whole_tag(struct rnd_tok *t, const unsigned char *p, size_t lt, size_t n)
+{
+    struct rnd_tok_tag tg;
+    char names[RND_TOK_TAG_ATTRS][RND_TOK_TAG_NAME];
+    size_t i = lt + 1;
+    unsigned end = 0;
+    if (i < n && p[i] == '/') {
+        end = 1;
+        i++;
+    }
+    if (i >= n || !is_alpha(p[i]) || (end && !(t->flags & RND_TOK_SKIP_END_TAGS)))
+        return 0;
+    t->tag_len = 0;
+    i = name_scan(t->tag, &t->tag_len, p, i, n, 0);
+    if (i >= n || p[i] == 0 || p[i] == '\r' || t->tag_len > RND_TOK_NAME_MAX)
+        return 0;
+    int want = !end && (!t->tag_filter || t->tag_filter(t->ud, t->tag, t->tag_len, 0));
+    tg.nattrs = 0;
+    tg.self_closing = 0;
+    for (;;) {
+        /* before attribute name (also after a value, and the self-closing state's "else") */
+        while (i < n && (kcls[p[i]] & K_WS))
+            i++;
+        if (i >= n)
+            return 0;
+        int c = p[i];
+        if (c == '>')
+            break;
+        if (c == '/') {
+            if (++i >= n)
+                return 0;
+            if (p[i] == '>') {
+                tg.self_closing = 1;
+                break;
+            }
+            continue;
+        }
+        if (c == 0 || c == '\r' || c == '=')
+            return 0;
+        t->attr_len = 0;
+        i = name_scan(t->attr, &t->attr_len, p, i, n, 1);
+        if (i >= n || p[i] == 0 || p[i] == '\r' || t->attr_len > RND_TOK_NAME_MAX)
+            return 0;
+        struct rnd_tok_tag_attr *a = NULL;
+        if (!end && (!t->filter || t->filter(t->ud, t->attr, t->attr_len, 0))) {
+            if (tg.nattrs == RND_TOK_TAG_ATTRS || t->attr_len > RND_TOK_TAG_NAME)
+                return 0;
+            a = &tg.attrs[tg.nattrs];
+            memcpy(names[tg.nattrs], t->attr, t->attr_len);
+            a->name = names[tg.nattrs];
+            a->name_len = t->attr_len;
+            a->duplicate = 0;
+            for (size_t k = 0; k < tg.nattrs; k++)
+                if (tg.attrs[k].name_len == a->name_len &&
+                    memcmp(tg.attrs[k].name, a->name, a->name_len) == 0)
+                    a->duplicate = 1;
+            a->value = NULL;
+            a->value_len = a->amp = 0;
+            a->quote = 0;
+            tg.nattrs++;
+        }
+        /* after attribute name */
+        while (i < n && (kcls[p[i]] & K_WS))
+            i++;
+        if (i >= n)
+            return 0;
+        if (p[i] != '=')
+            continue; /* '>', '/', or the next attribute's name */
+        i++;
+        /* before attribute value */
+        while (i < n && (kcls[p[i]] & K_WS))
+            i++;
+        if (i >= n)
+            return 0;
+        c = p[i];
+        if (c == '>')
+            break; /* missing value: no value events */
+        if (c == 0 || c == '\r')
+            return 0;
+        size_t vs, ve;
+        char quote = 0;
+        if (c == '"' || c == '\'') {
+            quote = (char)c;
+            vs = i + 1;
+            ve = find_byte(p, vs, n, c);
+            if (ve >= n || ve + 1 >= n)
+                return 0;
+            i = ve + 1;
+            /* after a quoted value: whitespace, '/', '>' or (an error) the next name */
+            c = p[i];
+            if (c == 0 || c == '\r')
+                return 0;
+        } else {
+            vs = i;
+            while (i < n && !(kcls[p[i]] & K_UQSKIP))
+                i++;
+            if (i >= n || p[i] == '\r')
+                return 0;
+            ve = i;
+        }
+        if (a) {
+            const unsigned char *v = p + vs;
+            size_t len = ve - vs;
+            if (memchr(v, 0, len) || memchr(v, '\r', len))
+                return 0;
+            const unsigned char *amp = memchr(v, '&', len);
+            a->value = (const char *)v;
+            a->value_len = len;
+            a->amp = amp ? (size_t)(amp - v) : len;
+            a->quote = quote;
+        }
+    }
+    /* p[i] is the tag's '>' */
+    if (want || tg.nattrs) {
+        tg.name = t->tag;
+        tg.len = t->tag_len;
+        tg.end_tag = end;
+        if (t->tag_cb(t->ud, &tg))
+            return 0;
+    }
+    if (!end)
+        set_last(t);
+    return i + 1;
 }
 
 /* Runs the states where (nearly) all the bytes of real pages go without per-character dispatch:
@@ -1829,6 +2025,13 @@ data: /* S_DATA or S_RCDATA */
         i = find_byte(p, i, n, '<');
         if (i == n)
             return n;
+        if (t->tag_cb && t->state == S_DATA) {
+            j = whole_tag(t, p, i, n);
+            if (j) {
+                i = j;
+                goto data;
+            }
+        }
     } else {
         j = scan_run(&f_data, p, i, n);
         if (j > i) {
@@ -1899,11 +2102,7 @@ end_tag_open:
     t->state = S_TAG_NAME;
     /* fall through */
 tag_name:
-    j = i;
-    while (j < n && !(kcls[p[j]] & K_TAGNAME))
-        j++;
-    name_run(t->tag, &t->tag_len, p, i, j);
-    i = j;
+    i = name_scan(t->tag, &t->tag_len, p, i, n, 0);
     if (i == n)
         return n;
     c = p[i];
@@ -1942,11 +2141,7 @@ before_attr_name:
     t->state = S_ATTR_NAME;
     /* fall through */
 attr_name:
-    j = i;
-    while (j < n && !(kcls[p[j]] & K_ATTR))
-        j++;
-    name_run(t->attr, &t->attr_len, p, i, j);
-    i = j;
+    i = name_scan(t->attr, &t->attr_len, p, i, n, 1);
     if (i == n)
         return n;
     c = p[i];

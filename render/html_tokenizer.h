@@ -135,6 +135,40 @@ typedef int (*rnd_tok_attr_filter)(void *ud, const char *name, size_t len, int e
 void rnd_tok_set_filter(struct rnd_tok *t, unsigned flags, rnd_tok_tag_filter tf,
                         rnd_tok_attr_filter af);
 
+/* Whole tags: an optional fast path for a consumer that filters (set the filters first). A tag
+ * in the data state that lies whole in the buffer being fed, has no NUL or CR in it and at most
+ * RND_TOK_TAG_ATTRS wanted attributes (names of at most RND_TOK_TAG_NAME bytes) may be offered
+ * as one call instead of its events, when the tag filter wants it or one of its attributes is
+ * wanted (end tags only when RND_TOK_SKIP_END_TAGS is set: they then cost no call). `attrs`
+ * holds the wanted attributes in order, each with its raw value (borrowed from the fed buffer):
+ * the raw bytes equal the decoded value up to `amp`, the first '&' (value_len if none).
+ * The callback returns 0 when it took the tag (no events follow for it; the tokenizer stays in
+ * the data state, so it must not need a state switch) or 1 to have the tag delivered as events,
+ * exactly as without this call. Tags that are not wanted and have no wanted attribute cost no
+ * call at all. Output is never changed by this path; only the work to produce it. */
+#define RND_TOK_TAG_ATTRS 8
+#define RND_TOK_TAG_NAME 32
+struct rnd_tok_tag_attr {
+    const char *name; /* lowercased */
+    size_t name_len;
+    const char *value; /* raw bytes; NULL when the attribute has no value */
+    size_t value_len;
+    size_t amp;         /* index of the first '&' in value, or value_len */
+    char quote;         /* '"', '\'' or 0 (unquoted) */
+    unsigned duplicate; /* an earlier wanted attribute of the tag has the same name */
+};
+struct rnd_tok_tag {
+    const char *name; /* lowercased */
+    size_t len;
+    unsigned end_tag, self_closing;
+    size_t nattrs;
+    struct rnd_tok_tag_attr attrs[RND_TOK_TAG_ATTRS];
+};
+typedef int (*rnd_tok_tag_cb)(void *ud, const struct rnd_tok_tag *tag);
+
+/* Sets (or with NULL clears) the whole-tag callback; called with the ud given to rnd_tok_new. */
+void rnd_tok_set_tag_cb(struct rnd_tok *t, rnd_tok_tag_cb cb);
+
 /* Called from the event callback during an attribute value (on ATTR_VALUE_START or ATTR_VALUE):
  * the consumer does not need the rest of this value. No more events arrive for it (neither
  * ATTR_VALUE nor ATTR_VALUE_END) and it is not decoded any further. */

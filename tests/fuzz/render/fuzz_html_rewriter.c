@@ -6,8 +6,10 @@
  *    e.g. "=" or "&#61;" in an unquoted value, which browsers read the same);
  * 3. memory held stays under the bound;
  * 4. skipping (the tokenizer filters the rewriter asks for: no events for text, comments, tags
- *    and attributes it ignores, no decoding of the rest of a decided URL) changes nothing: the
- *    output equals, byte for byte, the output with every event produced and looked at. */
+ *    and attributes it ignores, no decoding of the rest of a decided URL, whole tags taken
+ *    without events) changes nothing: the output equals, byte for byte, the output with every
+ *    event produced and looked at, fed in small pieces and fed whole (where tags lie whole in
+ *    the buffer and the whole-tag path runs). */
 #include "html_rewriter.h"
 #include "html_tokenizer.h"
 
@@ -75,6 +77,8 @@ static void tokens(const struct out *o, struct trace *t)
     rnd_tok_free(tok);
 }
 
+static struct rnd_rewrite_stats last_stats; /* of the latest run() */
+
 static void run(const struct rnd_url_policy *pol, const uint8_t *d, size_t n, size_t step,
                 struct out *o, int skipping)
 {
@@ -86,6 +90,7 @@ static void run(const struct rnd_url_policy *pol, const uint8_t *d, size_t n, si
             abort();
     }
     rnd_rewriter_finish(rw);
+    rnd_rewriter_stats(rw, &last_stats);
     rnd_rewriter_free(rw);
 }
 
@@ -131,10 +136,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct rnd_url_policy keep;
     memset(&keep, 0, sizeof keep);
     keep.foreign = RND_FOREIGN_KEEP;
-    struct out a = {0}, b = {0}, c = {0}, e = {0};
+    struct out a = {0}, b = {0}, c = {0}, e = {0}, f = {0}, w = {0};
     run(&keep, data, size, step, &a, 1);
     if (a.len != size || (size && memcmp(a.p, data, size) != 0))
         abort(); /* changed bytes although nothing is to be rewritten */
+    run(&keep, data, size, size ? size : 1, &w, 1);
+    if (w.len != size || (size && memcmp(w.p, data, size) != 0))
+        abort(); /* the same, fed whole */
     struct rnd_url_policy block = keep;
     block.domains = domains;
     block.ndomains = 2;
@@ -142,10 +150,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     block.tunnel_port = 8443;
     block.strip_scripts = strip != 0;
     run(&block, data, size, size ? size : 1, &b, 1);
+    struct rnd_rewrite_stats sb = last_stats;
     run(&block, data, size, step, &c, 1);
     run(&block, data, size, step, &e, 0);
     if (c.len != e.len || (c.len && memcmp(c.p, e.p, c.len) != 0))
         abort(); /* skipping changed the output */
+    run(&block, data, size, size ? size : 1, &f, 0);
+    if (b.len != f.len || (b.len && memcmp(b.p, f.p, b.len) != 0))
+        abort(); /* skipping changed the output of the input fed whole */
+    if (sb.urls != last_stats.urls || sb.rewritten != last_stats.rewritten ||
+        sb.blocked != last_stats.blocked)
+        abort(); /* ... or what it counted */
     struct trace tb = {{0}, 0}, tc = {{0}, 0};
     tokens(&b, &tb);
     tokens(&c, &tc);
@@ -158,5 +173,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(b.p);
     free(c.p);
     free(e.p);
+    free(f.p);
+    free(w.p);
     return 0;
 }
