@@ -12,6 +12,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 struct hbuf {
     char *p;
@@ -118,7 +121,7 @@ struct rnd_rewriter {
     struct rnd_rewriter *nested;
     struct rnd_rewrite_stats stats;
     struct dcache dc[DC_N];
-    unsigned dc_next;
+    unsigned dc_next, dc_hit;
 };
 
 /* ---- output ---- */
@@ -260,16 +263,18 @@ static void go_dirty(struct rnd_rewriter *rw)
     rw->dirty = 1;
 }
 
-/* rnd_url_decide through the cache of recent decisions (a pure function of the policy, the
- * prefix and `complete`; pages repeat the same few scheme+host prefixes thousands of times). */
-static int decide_cached(struct rnd_rewriter *rw, int complete)
+/* rnd_url_decide on the prefix key[0..n) through the cache of recent decisions (a pure function
+ * of the policy, the prefix and `complete`; pages repeat the same few scheme+host prefixes
+ * thousands of times). The entry that answered last is tried first. */
+static int decide_cached(struct rnd_rewriter *rw, const char *key, size_t n, int complete)
 {
-    size_t n = rw->pfx_len;
     if (n <= DC_KEY) {
-        for (int i = 0; i < DC_N; i++) {
-            struct dcache *e = &rw->dc[i];
+        unsigned at = rw->dc_hit;
+        for (int i = 0; i < DC_N; i++, at = (at + 1) % DC_N) {
+            struct dcache *e = &rw->dc[at];
             if (e->used && e->key_len == n && e->complete == complete &&
-                memcmp(e->key, rw->pfx, n) == 0) {
+                (n == 0 || e->key[0] == key[0]) && memcmp(e->key, key, n) == 0) {
+                rw->dc_hit = at;
                 rw->d.kind = (enum rnd_url_kind)e->kind;
                 rw->d.consumed = e->consumed;
                 rw->d.rest = (enum rnd_url_rest)e->rest;
@@ -279,7 +284,7 @@ static int decide_cached(struct rnd_rewriter *rw, int complete)
             }
         }
     }
-    int r = rnd_url_decide(&rw->pol, rw->pfx, n, complete, &rw->d);
+    int r = rnd_url_decide(&rw->pol, key, n, complete, &rw->d);
     if (n <= DC_KEY && (r != RND_URL_REPLACE || rw->d.repl_len <= DC_REPL)) {
         struct dcache *e = &rw->dc[rw->dc_next];
         rw->dc_next = (rw->dc_next + 1) % DC_N;
@@ -287,7 +292,7 @@ static int decide_cached(struct rnd_rewriter *rw, int complete)
         e->key_len = (uint8_t)n;
         e->complete = (uint8_t)complete;
         e->r = (int8_t)r;
-        memcpy(e->key, rw->pfx, n);
+        memcpy(e->key, key, n);
         if (r != RND_URL_NEED_MORE) {
             e->kind = (uint8_t)rw->d.kind;
             e->consumed = (uint16_t)rw->d.consumed;
@@ -301,7 +306,7 @@ static int decide_cached(struct rnd_rewriter *rw, int complete)
 
 static void decide(struct rnd_rewriter *rw, int complete)
 {
-    int r = decide_cached(rw, complete);
+    int r = decide_cached(rw, rw->pfx, rw->pfx_len, complete);
     if (r == RND_URL_NEED_MORE)
         return;
     rw->stats.urls++;
@@ -619,10 +624,8 @@ static int is_trigger(int c)
 
 /* Prefixes on which rnd_url_decide certainly answers RND_URL_NEED_MORE (so it is not asked):
  * a lone leading slash, and "http:" / "https:" with nothing after the colon. */
-static int surely_more(const struct rnd_rewriter *rw)
+static int surely_more(const char *q, size_t n)
 {
-    const char *q = rw->pfx;
-    size_t n = rw->pfx_len;
     if (n == 1)
         return q[0] == '/' || q[0] == '\\';
     if ((n == 5 || n == 6) && q[n - 1] == ':' && (q[0] | 32) == 'h' && (q[1] | 32) == 't' &&
@@ -748,7 +751,7 @@ static void vchunk(struct rnd_rewriter *rw, const char *p, size_t n, uint64_t ra
                              (rw->pfx[rw->pfx_len - 2] == ':' || rw->pfx[rw->pfx_len - 2] == '/' ||
                               rw->pfx[rw->pfx_len - 2] == '\\');
             if (((is_trigger(c) && !in_slashes) || rw->pfx_len == RND_URL_PREFIX_MAX) &&
-                !surely_more(rw))
+                !surely_more(rw->pfx, rw->pfx_len))
                 decide(rw, 0);
             if (rw->url == U_PENDING && rw->pfx_len == RND_URL_PREFIX_MAX)
                 decide(rw, 1);
@@ -903,13 +906,6 @@ struct name {
         x, sizeof(x) - 1                                                                           \
     }
 
-static int name_is_n(const struct rnd_tok_event *ev, const char *s, size_t n)
-{
-    return ev->len == n && memcmp(ev->data, s, n) == 0;
-}
-
-#define name_is(ev, lit) name_is_n((ev), (lit), sizeof(lit) - 1)
-
 static int in_list(const struct rnd_tok_event *ev, const struct name *list)
 {
     for (; list->s; list++)
@@ -918,11 +914,6 @@ static int in_list(const struct rnd_tok_event *ev, const struct name *list)
     return 0;
 }
 
-static const struct name url_attrs[] = {
-    NM("href"),   NM("src"),        NM("action"),     NM("formaction"),
-    NM("poster"), NM("background"), NM("manifest"),   NM("lowsrc"),
-    NM("dynsrc"), NM("codebase"),   NM("xlink:href"), {NULL, 0},
-};
 static const struct name breakout_tags[] = {
     NM("b"),       NM("big"),  NM("blockquote"), NM("body"),  NM("br"),   NM("center"),
     NM("code"),    NM("dd"),   NM("div"),        NM("dl"),    NM("dt"),   NM("em"),
@@ -1018,6 +1009,38 @@ static void ns_pop(struct rnd_rewriter *rw)
     tok_filter(rw);
 }
 
+/* What an attribute name may hold, whatever the tag (attr_kind adds the tag's part). */
+enum { AN_NONE, AN_URL, AN_SRCSET, AN_PING, AN_STYLE, AN_DATA, AN_CONTENT, AN_SRCDOC };
+
+static int attr_name_class(const char *name, size_t len)
+{
+#define IS(lit) (memcmp(name, lit, sizeof(lit) - 1) == 0)
+    switch (len) {
+    case 3:
+        return IS("src") ? AN_URL : AN_NONE;
+    case 4:
+        return IS("href") ? AN_URL : IS("ping") ? AN_PING : IS("data") ? AN_DATA : AN_NONE;
+    case 5:
+        return IS("style") ? AN_STYLE : AN_NONE;
+    case 6:
+        return IS("action") || IS("poster") || IS("lowsrc") || IS("dynsrc") ? AN_URL
+               : IS("srcset")                                               ? AN_SRCSET
+               : IS("srcdoc")                                               ? AN_SRCDOC
+                                                                            : AN_NONE;
+    case 7:
+        return IS("content") ? AN_CONTENT : AN_NONE;
+    case 8:
+        return IS("manifest") || IS("codebase") ? AN_URL : AN_NONE;
+    case 10:
+        return IS("formaction") || IS("background") || IS("xlink:href") ? AN_URL : AN_NONE;
+    case 11:
+        return IS("imagesrcset") ? AN_SRCSET : AN_NONE;
+    default:
+        return AN_NONE;
+    }
+#undef IS
+}
+
 /* The tokenizer's attribute filter: the names attr_kind may care about (whatever the tag), so
  * that the attributes of no interest (class, id, title, alt...) cost no events and no decoding. */
 static int want_attr(void *ud, const char *name, size_t len, int end_tag)
@@ -1027,29 +1050,7 @@ static int want_attr(void *ud, const char *name, size_t len, int end_tag)
         return 0;
     if (rw->pol.strip_scripts && len > 2 && name[0] == 'o' && name[1] == 'n')
         return 1;
-#define IS(lit) (memcmp(name, lit, sizeof(lit) - 1) == 0)
-    switch (len) {
-    case 3:
-        return IS("src");
-    case 4:
-        return IS("href") || IS("ping") || IS("data");
-    case 5:
-        return IS("style");
-    case 6:
-        return IS("action") || IS("poster") || IS("lowsrc") || IS("dynsrc") || IS("srcset") ||
-               IS("srcdoc");
-    case 7:
-        return IS("content");
-    case 8:
-        return IS("manifest") || IS("codebase");
-    case 10:
-        return IS("formaction") || IS("background") || IS("xlink:href");
-    case 11:
-        return IS("imagesrcset");
-    default:
-        return 0;
-    }
-#undef IS
+    return attr_name_class(name, len) != AN_NONE;
 }
 
 /* The tokenizer's tag filter: tags the tree-builder model needs to see. Inside SVG/MathML every
@@ -1076,25 +1077,35 @@ static void tok_filter(struct rnd_rewriter *rw)
             want_tag, want_attr);
 }
 
-static int attr_kind(struct rnd_rewriter *rw, const struct rnd_tok_event *ev)
+static int attr_kind(const struct rnd_rewriter *rw, const char *name, size_t len, int dup_or_trunc)
 {
-    if (ev->duplicate || ev->truncated || rw->end_tag)
+    if (dup_or_trunc || rw->end_tag)
         return V_NONE;
-    if (in_list(ev, url_attrs))
+    switch (attr_name_class(name, len)) {
+    case AN_URL:
         return V_URL;
-    if (name_is(ev, "srcset") || name_is(ev, "imagesrcset"))
+    case AN_SRCSET:
         return V_SRCSET;
-    if (name_is(ev, "ping"))
+    case AN_PING:
         return V_PING;
-    if (name_is(ev, "style"))
+    case AN_STYLE:
         return V_CSS;
-    if ((rw->tag_cls & TC_OBJECT) && name_is(ev, "data"))
-        return V_URL;
-    if ((rw->tag_cls & TC_META) && name_is(ev, "content"))
-        return V_REFRESH;
-    if ((rw->tag_cls & TC_IFRAME) && name_is(ev, "srcdoc"))
-        return V_SRCDOC;
-    if (rw->pol.strip_scripts && ev->len > 2 && ev->data[0] == 'o' && ev->data[1] == 'n')
+    case AN_DATA:
+        if (rw->tag_cls & TC_OBJECT)
+            return V_URL;
+        break;
+    case AN_CONTENT:
+        if (rw->tag_cls & TC_META)
+            return V_REFRESH;
+        break;
+    case AN_SRCDOC:
+        if (rw->tag_cls & TC_IFRAME)
+            return V_SRCDOC;
+        break;
+    default:
+        break;
+    }
+    if (rw->pol.strip_scripts && len > 2 && name[0] == 'o' && name[1] == 'n')
         return V_DROP;
     return V_NONE;
 }
@@ -1144,6 +1155,28 @@ static void on_tag_end(struct rnd_rewriter *rw, const struct rnd_tok_event *ev)
     set_foreign(rw, top_ns(rw) == 'F');
 }
 
+/* Index of the first trigger byte (is_trigger) in v[k..m), or m. */
+static size_t find_trigger(const char *v, size_t k, size_t m)
+{
+#if defined(__SSE2__)
+    while (k + 16 <= m) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(v + k));
+        __m128i t = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(':')),
+                                              _mm_cmpeq_epi8(x, _mm_set1_epi8('/'))),
+                                 _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('\\')),
+                                                           _mm_cmpeq_epi8(x, _mm_set1_epi8('?'))),
+                                              _mm_cmpeq_epi8(x, _mm_set1_epi8('#'))));
+        unsigned mask = (unsigned)_mm_movemask_epi8(t);
+        if (mask)
+            return k + (size_t)__builtin_ctz(mask);
+        k += 16;
+    }
+#endif
+    while (k < m && !is_trigger(v[k]))
+        k++;
+    return k;
+}
+
 /* Whether the URL that is the whole value v (raw = decoded up to m, the first '&') is kept as it
  * is: the decisions vchunk would take on it, at the same prefixes (the decision cache is a pure
  * memo, so asking it has no effect on the output). 0: it would be replaced, or the decision
@@ -1152,25 +1185,55 @@ static int url_kept(struct rnd_rewriter *rw, const char *v, size_t m, int comple
 {
     if (m == 0 || m >= RND_URL_PREFIX_MAX - 1)
         return 0;
-    memcpy(rw->pfx, v, m);
-    for (size_t k = 0; k < m; k++) {
+    for (size_t k = find_trigger(v, 0, m); k < m; k = find_trigger(v, k + 1, m)) {
         int c = (unsigned char)v[k];
-        if (!is_trigger(c))
-            continue;
         if ((c == '/' || c == '\\') && k >= 1 &&
             (v[k - 1] == ':' || v[k - 1] == '/' || v[k - 1] == '\\'))
             continue; /* inside a run of slashes */
-        rw->pfx_len = k + 1;
-        if (surely_more(rw))
+        if (surely_more(v, k + 1))
             continue;
-        int r = decide_cached(rw, 0);
+        int r = decide_cached(rw, v, k + 1, 0);
         if (r != RND_URL_NEED_MORE)
             return r == RND_URL_KEEP;
     }
-    if (!complete)
-        return 0;
-    rw->pfx_len = m;
-    return decide_cached(rw, 1) == RND_URL_KEEP;
+    return complete && decide_cached(rw, v, m, 1) == RND_URL_KEEP;
+}
+
+/* The same for every candidate URL of a srcset value v[0..n) (raw = decoded: no '&' in it), as
+ * the srcset scanner delimits them; adds the URLs decided to *urls. */
+static int srcset_kept(struct rnd_rewriter *rw, const char *v, size_t n, uint64_t *urls)
+{
+    uint64_t got = 0;
+    size_t k = 0;
+    while (k < n) {
+        /* SS_SEP: whitespace and commas, then a URL up to whitespace */
+        while (k < n && (is_css_ws(v[k]) || v[k] == ','))
+            k++;
+        if (k == n)
+            break;
+        size_t e = k;
+        while (e < n && !is_css_ws(v[e]))
+            e++;
+        if (!url_kept(rw, v + k, e - k, 1))
+            return 0;
+        got++;
+        if (e == n)
+            break;
+        /* SS_DESC (from the whitespace that ended the URL), SS_PAREN: up to a ',' outside
+         * parentheses */
+        int paren = 0;
+        for (k = e + 1; k < n; k++) {
+            if (paren) {
+                paren = v[k] != ')';
+            } else if (v[k] == '(') {
+                paren = 1;
+            } else if (v[k] == ',') {
+                break;
+            }
+        }
+    }
+    *urls += got;
+    return 1;
 }
 
 /* The tokenizer's whole-tag path (rnd_tok_set_tag_cb): a start tag outside foreign content whose
@@ -1192,16 +1255,13 @@ static int on_tag(void *ud, const struct rnd_tok_tag *tg)
         const struct rnd_tok_tag_attr *at = &tg->attrs[a];
         if (!at->value || at->value_len == 0)
             continue;
-        struct rnd_tok_event ev = {.kind = RND_EV_ATTR_NAME,
-                                   .data = at->name,
-                                   .len = at->name_len,
-                                   .duplicate = at->duplicate};
-        int vk = attr_kind(rw, &ev);
-        if (vk == V_NONE)
-            continue;
-        if (vk != V_URL || !url_kept(rw, at->value, at->amp, at->amp == at->value_len))
+        int vk = attr_kind(rw, at->name, at->name_len, (int)at->duplicate);
+        int complete = at->amp == at->value_len;
+        if (vk == V_URL && url_kept(rw, at->value, at->amp, complete))
+            urls++;
+        else if (!(vk == V_NONE || (vk == V_SRCSET && complete &&
+                                    srcset_kept(rw, at->value, at->value_len, &urls))))
             return 1;
-        urls++;
     }
     rw->stats.urls += urls;
     return 0;
@@ -1233,7 +1293,7 @@ static void on_event(void *ud, const struct rnd_tok_event *ev)
         }
         break;
     case RND_EV_ATTR_NAME:
-        rw->next_vk = attr_kind(rw, ev);
+        rw->next_vk = attr_kind(rw, ev->data, ev->len, ev->duplicate || ev->truncated);
         break;
     case RND_EV_ATTR_VALUE_START:
         if (rw->next_vk != V_NONE)

@@ -1745,57 +1745,40 @@ static void name_run(char *buf, size_t *len, const unsigned char *p, size_t i, s
 
 /* Scans a tag name (with_eq 0) or attribute name (with_eq 1) run from p[i]: appends it
  * lowercased to buf (capped as name_add does) and returns the index of the byte that ends it
- * (K_TAGNAME, or K_ATTR with '='), or n. Sixteen bytes at a time: candidates are the bytes
- * <= 0x20, '/', '>' (and '='), then the class table rejects the control characters that are
- * name bytes. */
-static size_t name_scan(char *buf, size_t *len, const unsigned char *p, size_t i, size_t n,
-                        int with_eq)
+ * (K_TAGNAME, or K_ATTR with '='), or n. Real names are short: one 16-byte block holds the whole
+ * name and its end. Candidates for the end are the bytes <= 0x20, '/', '>' (and '='); the class
+ * table rejects the control characters that are name bytes (then the byte loop goes on). */
+static inline __attribute__((always_inline)) size_t
+name_scan(char *buf, size_t *len, const unsigned char *p, size_t i, size_t n, int with_eq)
 {
     const uint8_t end = with_eq ? K_ATTR : K_TAGNAME;
-    size_t start = i;
 #if defined(__SSE2__)
-    if (*len > RND_TOK_NAME_MAX - 16)
-        goto scalar; /* near the cap: the careful path */
-    {
-        const __m128i sp = _mm_set1_epi8(0x20), sl = _mm_set1_epi8('/'), gt = _mm_set1_epi8('>');
-        const __m128i eq = _mm_set1_epi8(with_eq ? '=' : '>');
-        const __m128i ua = _mm_set1_epi8('A' - 1), uz = _mm_set1_epi8('Z' + 1);
-        const __m128i bit = _mm_set1_epi8(0x20);
-        char *dst = buf + *len;
-        while (i + 16 <= n) {
-            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
-            __m128i upper = _mm_and_si128(_mm_cmpgt_epi8(v, ua), _mm_cmplt_epi8(v, uz));
-            _mm_storeu_si128((__m128i *)(void *)dst, _mm_or_si128(v, _mm_and_si128(upper, bit)));
-            __m128i m = _mm_or_si128(
-                _mm_cmpeq_epi8(_mm_min_epu8(v, sp), v),
-                _mm_or_si128(_mm_cmpeq_epi8(v, sl),
-                             _mm_or_si128(_mm_cmpeq_epi8(v, gt), _mm_cmpeq_epi8(v, eq))));
-            unsigned mask = (unsigned)_mm_movemask_epi8(m);
-            while (mask) {
-                size_t k = (size_t)__builtin_ctz(mask);
-                if (kcls[p[i + k]] & end) {
-                    *len += i + k - start;
-                    return i + k;
-                }
-                mask &= mask - 1;
+    if (i + 16 <= n && *len <= RND_TOK_NAME_MAX - 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        __m128i m = _mm_or_si128(
+            _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x20)), v),
+            _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('/')),
+                         _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('>')),
+                                      _mm_cmpeq_epi8(v, _mm_set1_epi8(with_eq ? '=' : '>')))));
+        unsigned mask = (unsigned)_mm_movemask_epi8(m);
+        if (mask) {
+            size_t k = (size_t)__builtin_ctz(mask);
+            if (kcls[p[i + k]] & end) {
+                __m128i upper = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('A' - 1)),
+                                              _mm_cmplt_epi8(v, _mm_set1_epi8('Z' + 1)));
+                _mm_storeu_si128((__m128i *)(void *)(buf + *len),
+                                 _mm_or_si128(v, _mm_and_si128(upper, _mm_set1_epi8(0x20))));
+                *len += k;
+                return i + k;
             }
-            i += 16;
-            dst += 16;
-            if ((size_t)(dst - buf) > RND_TOK_NAME_MAX - 16)
-                break;
         }
-        *len += i - start;
-        start = i;
     }
-scalar :
 #endif
-{
     size_t j = i;
     while (j < n && !(kcls[p[j]] & end))
         j++;
-    name_run(buf, len, p, start, j);
+    name_run(buf, len, p, i, j);
     return j;
-}
 }
 
 /* The character references that make up most of real pages, resolved without the general
@@ -1842,8 +1825,16 @@ static size_t whole_tag(struct rnd_tok *t, const unsigned char *p, size_t lt, si
     }
     if (i >= n || !is_alpha(p[i]) || (end && !(t->flags & RND_TOK_SKIP_END_TAGS)))
         return 0;
-    t->tag_len = 0;
-    i = name_scan(t->tag, &t->tag_len, p, i, n, 0);
+    if (end) {
+        /* an end tag the consumer does not want: its name only has to be passed over */
+        while (i < n && !(kcls[p[i]] & K_TAGNAME))
+            i++;
+        if (i < n && p[i] == '>')
+            return i + 1;
+    } else {
+        t->tag_len = 0;
+        i = name_scan(t->tag, &t->tag_len, p, i, n, 0);
+    }
     if (i >= n || p[i] == 0 || p[i] == '\r' || t->tag_len > RND_TOK_NAME_MAX)
         return 0;
     int want = !end && (!t->tag_filter || t->tag_filter(t->ud, t->tag, t->tag_len, 0));
@@ -1931,14 +1922,22 @@ static size_t whole_tag(struct rnd_tok *t, const unsigned char *p, size_t lt, si
             ve = i;
         }
         if (a) {
-            const unsigned char *v = p + vs;
-            size_t len = ve - vs;
-            if (memchr(v, 0, len) || memchr(v, '\r', len))
+            /* the first '&', NUL or CR (either of the last two: the events path) */
+            size_t k = vs;
+            if (quote == '"')
+                k = scan_run(&f_dq, p, vs, ve);
+            else if (quote)
+                k = scan_run(&f_sq, p, vs, ve);
+            else
+                while (k < ve && !(kcls[p[k]] & K_UQ))
+                    k++;
+            if (k < ve && p[k] != '&')
                 return 0;
-            const unsigned char *amp = memchr(v, '&', len);
-            a->value = (const char *)v;
-            a->value_len = len;
-            a->amp = amp ? (size_t)(amp - v) : len;
+            if (k < ve && (memchr(p + k, 0, ve - k) || memchr(p + k, '\r', ve - k)))
+                return 0;
+            a->value = (const char *)p + vs;
+            a->value_len = ve - vs;
+            a->amp = k - vs;
             a->quote = quote;
         }
     }

@@ -319,6 +319,69 @@ static size_t feed_huge(const struct rnd_url_policy *pol, const char *head, char
     return s.len;
 }
 
+/* Whole tags are taken without events when all their URLs stay as they are (the fast path of
+ * rnd_tok_set_tag_cb): on tags that are whole in the buffer, with every shape of attribute, the
+ * output and the URL counts equal those of the rewriter that looks at every event. */
+static void run_skip(const char *in, int skipping, struct sink *s, struct rnd_rewrite_stats *st)
+{
+    struct rnd_url_policy pol = policy();
+    struct rnd_rewriter *rw = rnd_rewriter_new(&pol, sink_write, s);
+    rnd_rewriter_set_skipping(rw, skipping);
+    rnd_rewriter_feed(rw, in, strlen(in));
+    rnd_rewriter_finish(rw);
+    rnd_rewriter_stats(rw, st);
+    rnd_rewriter_free(rw);
+}
+
+static void test_whole_tags_agree_with_events(void **state)
+{
+    (void)state;
+    static const char *const cases[] = {
+        "<a href=/x title=t>a</a><A HREF=\"/Y\" Class=c>b</A>",
+        "<a href=\"/p?a=1&amp;b=2\">x</a><a href='https://wiki.example.com/x?y&amp;z'>y</a>",
+        "<a href=\"http://wiki.example.com/x\">moved</a><a href=/k>kept</a>",
+        "<a href=https://evil.example.net/x>blocked</a><a href=rel.html>kept</a>",
+        "<a href=/one href=http://evil.example.net/>dup</a><a href href=/z>novalue</a>",
+        "<img src=/a.png srcset=\"/a.png 1x, /b.png (max-width: 1px) 2x,/c.png\">",
+        "<img srcset=\"/a.png 1x, http://evil.example.net/b.png 2x\">",
+        "<img srcset=\"/a,b.png 1x,, ,/c.png\" src=\"\">",
+        "<a href=\"/x\"/><a href=/y/><a/b href=/z><a / href=/w >",
+        "<a href=\"/x\"title=t><a href=\" \t/spaced\n\">s</a>",
+        "<a href=\"http:\">h</a><a href=\"https://wiki.example.com\">w</a><a "
+        "href=//x.corp.example.com>c</a>",
+        "<a href=\"http://wiki.example.com:8443/x\">port</a><a "
+        "href=\"ws://wiki.example.com/\">ws</a>",
+        "<object data=/o.swf></object><object data=http://evil.example.net/></object><p "
+        "data=http://e/>",
+        "<meta content=\"5; url=/next\"><meta name=x content=y><iframe srcdoc=\"<a "
+        "href=/q>\"></iframe>",
+        "<form action=/s><button formaction=http://evil.example.net/>b</button></form>",
+        "</a href=\">\"><p ping=\"/p1 /p2\" style=\"background:url(/x.png)\">",
+        "<a href=/x onclick=\"go()\">on</a><script>var a = '<a href=http://e/>'</script>",
+        "<svg><a xlink:href=/x href=http://evil.example.net/>s</a></svg><a href=/after>",
+        "<a href=\"javascript:alert(1)\">js</a><a href=\"mailto:a@b\">m</a><a href=#f>f</a>",
+        "<a href=\"/\x01ctl\">c</a><a h\x01ref=/x>c2</a><a href=/x\x7f>c3</a>",
+        "<a href=\"/x\r\n\">cr</a><a href=\"/a&#x2F;b\">ref</a>",
+        "<a href=\"http://wiki.example.com/&amp;\">amp-after-host</a><a href=\"http&#58;//e/\">",
+        "<a  href = \"/sp\"  >sp</a><a href=\"/unterminated",
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct sink a = {0}, b = {0};
+        struct rnd_rewrite_stats sa, sb;
+        run_skip(cases[i], 1, &a, &sa);
+        run_skip(cases[i], 0, &b, &sb);
+        if (a.len != b.len || (a.len && memcmp(a.p, b.p, a.len) != 0))
+            fail_msg("case %zu: whole tags\n%s\nevents\n%s", i, a.p, b.p);
+        if (sa.urls != sb.urls || sa.rewritten != sb.rewritten || sa.blocked != sb.blocked)
+            fail_msg("case %zu: counts %llu/%llu/%llu vs %llu/%llu/%llu", i,
+                     (unsigned long long)sa.urls, (unsigned long long)sa.rewritten,
+                     (unsigned long long)sa.blocked, (unsigned long long)sb.urls,
+                     (unsigned long long)sb.rewritten, (unsigned long long)sb.blocked);
+        free(a.p);
+        free(b.p);
+    }
+}
+
 static void test_memory_bounded_on_100mb_tokens(void **state)
 {
     (void)state;
@@ -364,6 +427,7 @@ int main(void)
         cmocka_unit_test(test_script_comment_rawtext_untouched),
         cmocka_unit_test(test_srcdoc_nested),
         cmocka_unit_test(test_keep_policy_and_scripts),
+        cmocka_unit_test(test_whole_tags_agree_with_events),
         cmocka_unit_test(test_memory_bounded_on_100mb_tokens),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
