@@ -1177,14 +1177,16 @@ static size_t find_trigger(const char *v, size_t k, size_t m)
     return k;
 }
 
-/* Whether the URL that is the whole value v (raw = decoded up to m, the first '&') is kept as it
- * is: the decisions vchunk would take on it, at the same prefixes (the decision cache is a pure
- * memo, so asking it has no effect on the output). 0: it would be replaced, or the decision
- * needs bytes past m (a character reference), or the prefix limit: take the events path. */
-static int url_kept(struct rnd_rewriter *rw, const char *v, size_t m, int complete)
+/* Decides the URL v[0..m) (raw = decoded; m is the value's end when `complete`, else the first
+ * '&') as vchunk would: at the same prefixes, through the decision cache (a pure memo, so asking
+ * twice changes nothing). Returns RND_URL_KEEP or RND_URL_REPLACE (rw->d holds the decision,
+ * *plen the prefix length it was taken at), or -2 when only the events path can tell (the
+ * decision needs bytes past a character reference, or the prefix limit is reached). */
+static int url_decide_whole(struct rnd_rewriter *rw, const char *v, size_t m, int complete,
+                            size_t *plen)
 {
     if (m == 0 || m >= RND_URL_PREFIX_MAX - 1)
-        return 0;
+        return -2;
     for (size_t k = find_trigger(v, 0, m); k < m; k = find_trigger(v, k + 1, m)) {
         int c = (unsigned char)v[k];
         if ((c == '/' || c == '\\') && k >= 1 &&
@@ -1193,10 +1195,22 @@ static int url_kept(struct rnd_rewriter *rw, const char *v, size_t m, int comple
         if (surely_more(v, k + 1))
             continue;
         int r = decide_cached(rw, v, k + 1, 0);
-        if (r != RND_URL_NEED_MORE)
-            return r == RND_URL_KEEP;
+        if (r != RND_URL_NEED_MORE) {
+            *plen = k + 1;
+            return r;
+        }
     }
-    return complete && decide_cached(rw, v, m, 1) == RND_URL_KEEP;
+    if (!complete)
+        return -2;
+    *plen = m;
+    int r = decide_cached(rw, v, m, 1);
+    return r == RND_URL_NEED_MORE ? -2 : r;
+}
+
+static int url_kept(struct rnd_rewriter *rw, const char *v, size_t m, int complete)
+{
+    size_t plen;
+    return url_decide_whole(rw, v, m, complete, &plen) == RND_URL_KEEP;
 }
 
 /* The same for every candidate URL of a srcset value v[0..n) (raw = decoded: no '&' in it), as
@@ -1236,10 +1250,36 @@ static int srcset_kept(struct rnd_rewriter *rw, const char *v, size_t n, uint64_
     return 1;
 }
 
-/* The tokenizer's whole-tag path (rnd_tok_set_tag_cb): a start tag outside foreign content whose
- * URL attributes all keep their value needs no output and no state change, so it is taken here
- * without events. Anything else (a tag that switches the content state, another kind of value,
- * a URL to replace) asks for the events. */
+/* Writes a URL value whose URL is replaced as the events path writes it: the raw bytes up to the
+ * value, the replacement, the rest of the prefix and of the first value chunk (up to the '&' at
+ * m, or the value's end) per the decision's rest; what follows m stays raw bytes. */
+static void url_replace_whole(struct rnd_rewriter *rw, const struct rnd_tok_tag_attr *at)
+{
+    size_t plen = 0;
+    url_decide_whole(rw, at->value, at->amp, at->amp == at->value_len, &plen);
+    rw->stats.urls++;
+    if (rw->d.kind == RND_URL_INTERNAL)
+        rw->stats.rewritten++;
+    else
+        rw->stats.blocked++;
+    rw->quote = at->quote;
+    rw->rest = rw->d.rest;
+    emit_raw_upto(rw, at->raw);
+    out(rw, rw->d.repl, rw->d.repl_len);
+    rest_out(rw, at->value + rw->d.consumed, plen - rw->d.consumed);
+    if (rw->rest == RND_REST_COPY)
+        esc_out(rw, at->value + plen, at->amp - plen);
+    else
+        rest_out(rw, at->value + plen, at->amp - plen);
+    drop_raw_upto(rw, at->raw + at->amp);
+}
+
+/* The tokenizer's whole-tag path (rnd_tok_set_tag_cb): a start tag outside foreign content that
+ * needs no state switch, whose URL and srcset values are decided on their raw bytes, is taken
+ * here without events: nothing to write when every URL stays, else each replaced URL value is
+ * written as the events path writes it. Anything else (another kind of value, a decision that
+ * needs decoded bytes, a srcset with a URL to replace) asks for the events. Decides everything
+ * before writing anything, so that asking for the events never follows output. */
 static int on_tag(void *ud, const struct rnd_tok_tag *tg)
 {
     struct rnd_rewriter *rw = ud;
@@ -1251,19 +1291,31 @@ static int on_tag(void *ud, const struct rnd_tok_tag *tg)
     rw->end_tag = 0;
     rw->tag_cls = cls;
     uint64_t urls = 0;
+    unsigned replace = 0; /* bit a: attrs[a] is a URL to replace */
     for (size_t a = 0; a < tg->nattrs; a++) {
         const struct rnd_tok_tag_attr *at = &tg->attrs[a];
         if (!at->value || at->value_len == 0)
             continue;
         int vk = attr_kind(rw, at->name, at->name_len, (int)at->duplicate);
         int complete = at->amp == at->value_len;
-        if (vk == V_URL && url_kept(rw, at->value, at->amp, complete))
-            urls++;
-        else if (!(vk == V_NONE || (vk == V_SRCSET && complete &&
-                                    srcset_kept(rw, at->value, at->value_len, &urls))))
+        if (vk == V_URL) {
+            size_t plen;
+            int r = url_decide_whole(rw, at->value, at->amp, complete, &plen);
+            if (r == RND_URL_KEEP)
+                urls++;
+            else if (r == RND_URL_REPLACE && (complete || rw->d.rest == RND_REST_COPY))
+                replace |= 1u << a;
+            else
+                return 1;
+        } else if (!(vk == V_NONE || (vk == V_SRCSET && complete &&
+                                      srcset_kept(rw, at->value, at->value_len, &urls)))) {
             return 1;
+        }
     }
     rw->stats.urls += urls;
+    for (size_t a = 0; replace; a++, replace >>= 1)
+        if (replace & 1)
+            url_replace_whole(rw, &tg->attrs[a]);
     return 0;
 }
 

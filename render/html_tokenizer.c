@@ -1937,6 +1937,7 @@ static size_t whole_tag(struct rnd_tok *t, const unsigned char *p, size_t lt, si
                 return 0;
             a->value = (const char *)p + vs;
             a->value_len = ve - vs;
+            a->raw = t->pos + vs;
             a->amp = k - vs;
             a->quote = quote;
         }

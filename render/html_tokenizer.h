@@ -153,6 +153,7 @@ struct rnd_tok_tag_attr {
     size_t name_len;
     const char *value; /* raw bytes; NULL when the attribute has no value */
     size_t value_len;
+    uint64_t raw;       /* raw offset of value[0] in the stream */
     size_t amp;         /* index of the first '&' in value, or value_len */
     char quote;         /* '"', '\'' or 0 (unquoted) */
     unsigned duplicate; /* an earlier wanted attribute of the tag has the same name */

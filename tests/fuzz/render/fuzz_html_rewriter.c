@@ -3,7 +3,7 @@
  *    the input byte for byte, whatever the split;
  * 2. with the BLOCK policy the output does not depend on how the input is split: the two outputs
  *    tokenize to the same tokens (the bytes may differ in how a rewritten stretch is escaped,
- *    e.g. "=" or "&#61;" in an unquoted value, which browsers read the same);
+ *    e.g. "=" or "&#61;" in an unquoted value, '"' or "&quot;", which browsers read the same);
  * 3. memory held stays under the bound;
  * 4. skipping (the tokenizer filters the rewriter asks for: no events for text, comments, tags
  *    and attributes it ignores, no decoding of the rest of a decided URL, whole tags taken
@@ -94,17 +94,32 @@ static void run(const struct rnd_url_policy *pol, const uint8_t *d, size_t n, si
     rnd_rewriter_free(rw);
 }
 
-/* The one known, harmless split dependence (render/README.md): a rewritten unquoted value may
- * write "=" as "&#61;" depending on chunk boundaries, and the re-tokenizer above (no tree-builder
- * model) may then see the byte inside a comment. True when the outputs are equal once every
- * "&#61;" is read as "=". */
+/* The one known, harmless split dependence (render/README.md): which stretch of a rewritten value
+ * is written from decoded text depends on chunk boundaries, so a character there may be written
+ * as itself or as the reference the rewriter escapes it with ("=" or "&#61;" in an unquoted
+ * value, '"' or "&quot;"...), which browsers read the same in the value; the re-tokenizer above
+ * (no tree-builder model) may see the byte in another state (a comment, a quoted value of a tag
+ * that only it sees). True when the outputs are equal once each of those references is read as
+ * its character. */
 static size_t unescape_equals(const struct out *o, unsigned char *dst)
 {
+    static const struct {
+        const char *ref;
+        size_t len;
+        char c;
+    } refs[] = {{"&#61;", 5, '='},  {"&quot;", 6, '"'}, {"&#39;", 5, '\''}, {"&lt;", 4, '<'},
+                {"&gt;", 4, '>'},   {"&#96;", 5, '`'},  {"&#32;", 5, ' '},  {"&#9;", 4, '\t'},
+                {"&#10;", 5, '\n'}, {"&#12;", 5, '\f'}, {"&amp;", 5, '&'}};
     size_t n = 0;
     for (size_t i = 0; i < o->len; i++) {
-        if (o->p[i] == '&' && i + 5 <= o->len && memcmp(o->p + i, "&#61;", 5) == 0) {
-            dst[n++] = '=';
-            i += 4;
+        size_t r = 0, nr = sizeof refs / sizeof refs[0];
+        if (o->p[i] == '&')
+            while (r < nr &&
+                   !(i + refs[r].len <= o->len && memcmp(o->p + i, refs[r].ref, refs[r].len) == 0))
+                r++;
+        if (o->p[i] == '&' && r < nr) {
+            dst[n++] = (unsigned char)refs[r].c;
+            i += refs[r].len - 1;
         } else {
             dst[n++] = o->p[i];
         }
