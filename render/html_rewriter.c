@@ -1207,30 +1207,85 @@ static int url_decide_whole(struct rnd_rewriter *rw, const char *v, size_t m, in
     return r == RND_URL_NEED_MORE ? -2 : r;
 }
 
-static int url_kept(struct rnd_rewriter *rw, const char *v, size_t m, int complete)
+/* Writes, through rest_out, the decoded bytes of v[0..n) when every '&' in it starts one of the
+ * references the tokenizer resolves on its own (rnd_tok_common_ref); with write 0 only checks.
+ * 0: another reference (the events path decodes it). */
+static int rest_decoded(struct rnd_rewriter *rw, const char *v, size_t n, int write)
 {
-    size_t plen;
-    return url_decide_whole(rw, v, m, complete, &plen) == RND_URL_KEEP;
+    size_t i = 0;
+    while (i < n) {
+        const char *amp = memchr(v + i, '&', n - i);
+        size_t e = amp ? (size_t)(amp - v) : n;
+        if (write)
+            rest_out(rw, v + i, e - i);
+        if (e == n)
+            break;
+        const char *o;
+        size_t olen, k = rnd_tok_common_ref(v + e, n - e, &o, &olen);
+        if (!k)
+            return 0;
+        if (write)
+            rest_out(rw, o, olen);
+        i = e + k;
+    }
+    return 1;
 }
 
-/* The same for every candidate URL of a srcset value v[0..n) (raw = decoded: no '&' in it), as
- * the srcset scanner delimits them; adds the URLs decided to *urls. */
-static int srcset_kept(struct rnd_rewriter *rw, const char *v, size_t n, uint64_t *urls)
+/* Counts a decided URL as decide() does. */
+static void count_url(struct rnd_rewriter *rw, int r)
 {
-    uint64_t got = 0;
-    size_t k = 0;
+    rw->stats.urls++;
+    if (r == RND_URL_REPLACE) {
+        if (rw->d.kind == RND_URL_INTERNAL)
+            rw->stats.rewritten++;
+        else
+            rw->stats.blocked++;
+    }
+}
+
+/* A srcset value v[0..n) (raw = decoded: no '&' in it) on the whole-tag path: every candidate URL,
+ * as the srcset scanner delimits them, decided as vchunk would. With write 0 only decides:
+ * returns the number of URLs to replace (adds the URLs decided to *urls), or -1 when the events
+ * path is needed. With write 1 (then it counts the URLs in rw->stats itself)
+ * (quoted values only: there the escaping of the dirty stretch changes no byte) writes the value
+ * as the events path does: the raw bytes, each replaced URL as its replacement and its rest,
+ * and counts the URLs. */
+static int srcset_whole(struct rnd_rewriter *rw, const struct rnd_tok_tag_attr *at, int write,
+                        uint64_t *urls)
+{
+    const char *v = at->value;
+    size_t n = at->value_len, k = 0, done = 0;
+    int replace = 0;
+    if (write)
+        emit_raw_upto(rw, at->raw);
     while (k < n) {
         /* SS_SEP: whitespace and commas, then a URL up to whitespace */
         while (k < n && (is_css_ws(v[k]) || v[k] == ','))
             k++;
         if (k == n)
             break;
-        size_t e = k;
+        size_t e = k, plen;
         while (e < n && !is_css_ws(v[e]))
             e++;
-        if (!url_kept(rw, v + k, e - k, 1))
-            return 0;
-        got++;
+        int r = url_decide_whole(rw, v + k, e - k, 1, &plen);
+        if (r < 0)
+            return -1;
+        if (r == RND_URL_REPLACE)
+            replace++;
+        if (!write)
+            (*urls)++;
+        else
+            count_url(rw, r);
+        if (write) {
+            if (r == RND_URL_REPLACE) {
+                out(rw, v + done, k - done);
+                out(rw, rw->d.repl, rw->d.repl_len);
+                rw->quote = at->quote;
+                rw->rest = rw->d.rest;
+                rest_out(rw, v + k + rw->d.consumed, e - k - rw->d.consumed);
+                done = e;
+            }
+        }
         if (e == n)
             break;
         /* SS_DESC (from the whitespace that ended the URL), SS_PAREN: up to a ',' outside
@@ -1246,40 +1301,44 @@ static int srcset_kept(struct rnd_rewriter *rw, const char *v, size_t n, uint64_
             }
         }
     }
-    *urls += got;
-    return 1;
+    if (write) {
+        out(rw, v + done, n - done);
+        drop_raw_upto(rw, at->raw + n);
+    }
+    return replace;
 }
 
 /* Writes a URL value whose URL is replaced as the events path writes it: the raw bytes up to the
  * value, the replacement, the rest of the prefix and of the first value chunk (up to the '&' at
- * m, or the value's end) per the decision's rest; what follows m stays raw bytes. */
+ * amp, or the value's end) per the decision's rest; after amp the value stays raw bytes when the
+ * rest is copied, else its decoded bytes go through rest_out too. */
 static void url_replace_whole(struct rnd_rewriter *rw, const struct rnd_tok_tag_attr *at)
 {
     size_t plen = 0;
-    url_decide_whole(rw, at->value, at->amp, at->amp == at->value_len, &plen);
-    rw->stats.urls++;
-    if (rw->d.kind == RND_URL_INTERNAL)
-        rw->stats.rewritten++;
-    else
-        rw->stats.blocked++;
+    int r = url_decide_whole(rw, at->value, at->amp, at->amp == at->value_len, &plen);
+    count_url(rw, r);
     rw->quote = at->quote;
     rw->rest = rw->d.rest;
     emit_raw_upto(rw, at->raw);
     out(rw, rw->d.repl, rw->d.repl_len);
     rest_out(rw, at->value + rw->d.consumed, plen - rw->d.consumed);
-    if (rw->rest == RND_REST_COPY)
+    if (rw->rest == RND_REST_COPY) {
         esc_out(rw, at->value + plen, at->amp - plen);
-    else
+        drop_raw_upto(rw, at->raw + at->amp);
+    } else {
         rest_out(rw, at->value + plen, at->amp - plen);
-    drop_raw_upto(rw, at->raw + at->amp);
+        rest_decoded(rw, at->value + at->amp, at->value_len - at->amp, 1);
+        drop_raw_upto(rw, at->raw + at->value_len);
+    }
 }
 
 /* The tokenizer's whole-tag path (rnd_tok_set_tag_cb): a start tag outside foreign content that
  * needs no state switch, whose URL and srcset values are decided on their raw bytes, is taken
- * here without events: nothing to write when every URL stays, else each replaced URL value is
- * written as the events path writes it. Anything else (another kind of value, a decision that
- * needs decoded bytes, a srcset with a URL to replace) asks for the events. Decides everything
- * before writing anything, so that asking for the events never follows output. */
+ * here without events: nothing to write when every URL stays, else each value with a URL to
+ * replace is written as the events path writes it. Anything else (another kind of value, a
+ * decision that needs bytes the tokenizer would decode in another way) asks for the events.
+ * Decides everything before writing anything, so that asking for the events never follows
+ * output; writing decides again (through the cache: the same answers). */
 static int on_tag(void *ud, const struct rnd_tok_tag *tg)
 {
     struct rnd_rewriter *rw = ud;
@@ -1291,7 +1350,7 @@ static int on_tag(void *ud, const struct rnd_tok_tag *tg)
     rw->end_tag = 0;
     rw->tag_cls = cls;
     uint64_t urls = 0;
-    unsigned replace = 0; /* bit a: attrs[a] is a URL to replace */
+    unsigned url = 0, srcset = 0, replace = 0; /* bit a: attrs[a] is such a value */
     for (size_t a = 0; a < tg->nattrs; a++) {
         const struct rnd_tok_tag_attr *at = &tg->attrs[a];
         if (!at->value || at->value_len == 0)
@@ -1301,21 +1360,41 @@ static int on_tag(void *ud, const struct rnd_tok_tag *tg)
         if (vk == V_URL) {
             size_t plen;
             int r = url_decide_whole(rw, at->value, at->amp, complete, &plen);
-            if (r == RND_URL_KEEP)
-                urls++;
-            else if (r == RND_URL_REPLACE && (complete || rw->d.rest == RND_REST_COPY))
+            if (r == RND_URL_REPLACE &&
+                (complete || rw->d.rest == RND_REST_COPY ||
+                 rest_decoded(rw, at->value + at->amp, at->value_len - at->amp, 0)))
                 replace |= 1u << a;
-            else
+            else if (r != RND_URL_KEEP)
                 return 1;
-        } else if (!(vk == V_NONE || (vk == V_SRCSET && complete &&
-                                      srcset_kept(rw, at->value, at->value_len, &urls)))) {
+            url |= 1u << a;
+            urls++;
+        } else if (vk == V_SRCSET) {
+            int r = complete ? srcset_whole(rw, at, 0, &urls) : -1;
+            if (r < 0 || (r > 0 && !at->quote))
+                return 1;
+            if (r > 0)
+                replace |= 1u << a;
+            srcset |= 1u << a;
+        } else if (vk != V_NONE) {
             return 1;
         }
     }
-    rw->stats.urls += urls;
-    for (size_t a = 0; replace; a++, replace >>= 1)
-        if (replace & 1)
+    if (!replace) {
+        rw->stats.urls += urls; /* nothing to write: count what was decided */
+        return 0;
+    }
+    /* write (and count) again, in order */
+    for (size_t a = 0; a < tg->nattrs; a++) {
+        unsigned bit = 1u << a;
+        uint64_t n = 0;
+        if ((replace & bit) && (url & bit))
             url_replace_whole(rw, &tg->attrs[a]);
+        else if (url & bit)
+            rw->stats.urls++;
+        else if (srcset & bit)
+            srcset_whole(rw, &tg->attrs[a], (replace & bit) != 0, &n);
+        rw->stats.urls += n;
+    }
     return 0;
 }
 

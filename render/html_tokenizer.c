@@ -1781,10 +1781,7 @@ name_scan(char *buf, size_t *len, const unsigned char *p, size_t i, size_t n, in
     return j;
 }
 
-/* The character references that make up most of real pages, resolved without the general
- * machinery when they are whole in the buffer (same events: the longest match of each is itself,
- * as every one ends with ';'). Returns the length consumed from p[i] ('&'), or 0. */
-static size_t quick_ref(struct rnd_tok *t, const unsigned char *p, size_t i, size_t n)
+size_t rnd_tok_common_ref(const char *p, size_t n, const char **out, size_t *out_len)
 {
     static const struct {
         const char *in, *out;
@@ -1795,17 +1792,30 @@ static size_t quick_ref(struct rnd_tok *t, const unsigned char *p, size_t i, siz
     };
     for (size_t r = 0; r < sizeof refs / sizeof refs[0]; r++) {
         size_t k = refs[r].in_len;
-        if (n - i >= k && memcmp(p + i, refs[r].in, k) == 0) {
-            t->rend = t->pos + i + k;
-            if (t->state == S_ATTR_VALUE_DQ || t->state == S_ATTR_VALUE_SQ ||
-                t->state == S_ATTR_VALUE_UQ)
-                value(t, refs[r].out, refs[r].out_len);
-            else
-                text(t, refs[r].out, refs[r].out_len);
+        if (n >= k && memcmp(p, refs[r].in, k) == 0) {
+            *out = refs[r].out;
+            *out_len = refs[r].out_len;
             return k;
         }
     }
     return 0;
+}
+
+/* The character references that make up most of real pages (rnd_tok_common_ref), resolved
+ * without the general machinery when they are whole in the buffer. Returns the length consumed
+ * from p[i] ('&'), or 0. */
+static size_t quick_ref(struct rnd_tok *t, const unsigned char *p, size_t i, size_t n)
+{
+    const char *o;
+    size_t olen, k = rnd_tok_common_ref((const char *)p + i, n - i, &o, &olen);
+    if (!k)
+        return 0;
+    t->rend = t->pos + i + k;
+    if (t->state == S_ATTR_VALUE_DQ || t->state == S_ATTR_VALUE_SQ || t->state == S_ATTR_VALUE_UQ)
+        value(t, o, olen);
+    else
+        text(t, o, olen);
+    return k;
 }
 
 /* The whole-tag path (rnd_tok_set_tag_cb): lexes the tag that starts with the '<' at p[lt] as the

@@ -167,6 +167,12 @@ struct rnd_tok_tag {
 };
 typedef int (*rnd_tok_tag_cb)(void *ud, const struct rnd_tok_tag *tag);
 
+/* The character references that make up most of real pages (&amp; &quot; &lt; &gt; &#39;
+ * &nbsp;): when p[0..n) starts with one of them, sets *out and *out_len to its decoded bytes
+ * (static) and returns its length; else 0. Each ends with ';', so it decodes the same wherever it
+ * stands (text or attribute value, whatever follows). */
+size_t rnd_tok_common_ref(const char *p, size_t n, const char **out, size_t *out_len);
+
 /* Sets (or with NULL clears) the whole-tag callback; called with the ud given to rnd_tok_new. */
 void rnd_tok_set_tag_cb(struct rnd_tok *t, rnd_tok_tag_cb cb);
 

@@ -364,6 +364,15 @@ static void test_whole_tags_agree_with_events(void **state)
         "<a href=\"/x\r\n\">cr</a><a href=\"/a&#x2F;b\">ref</a>",
         "<a href=\"http://wiki.example.com/&amp;\">amp-after-host</a><a href=\"http&#58;//e/\">",
         "<a  href = \"/sp\"  >sp</a><a href=\"/unterminated",
+        "<a href=\"http://evil.example.net/p?a=1&amp;b=&quot;2&quot;&nbsp;x&lt;&gt;&#39;\">q</a>",
+        "<a href=\"http://evil.example.net/p?a=1&#x41;b&amp\">r</a><a "
+        "href=http://e.x/?a&amp;b>u</a>",
+        "<a href=\"http://wiki.example.com/p?a=1&amp;b=2\" src=\"http://x.corp.example.com/\">",
+        "<img srcset=\"http://evil.example.net/a.png 1x, /b.png 2x, http://wiki.example.com/c.png "
+        "3x\">",
+        "<img srcset='http://evil.example.net/a.png, http://x.corp.example.com/b.png (w) 2x,'>",
+        "<img srcset=http://evil.example.net/a.png src=http://evil.example.net/s.png>",
+        "<img srcset=\"http://evil.example.net/a.png?x&amp;y 1x\" src=\"/ok\">",
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct sink a = {0}, b = {0};
