@@ -1010,7 +1010,7 @@ static void ns_pop(struct rnd_rewriter *rw)
 }
 
 /* What an attribute name may hold, whatever the tag (attr_kind adds the tag's part). */
-enum { AN_NONE, AN_URL, AN_SRCSET, AN_PING, AN_STYLE, AN_DATA, AN_CONTENT, AN_SRCDOC };
+enum { AN_NONE, AN_URL, AN_SRCSET, AN_PING, AN_STYLE, AN_DATA, AN_CONTENT, AN_SRCDOC, AN_ON };
 
 static int attr_name_class(const char *name, size_t len)
 {
@@ -1049,8 +1049,8 @@ static int want_attr(void *ud, const char *name, size_t len, int end_tag)
     if (end_tag)
         return 0;
     if (rw->pol.strip_scripts && len > 2 && name[0] == 'o' && name[1] == 'n')
-        return 1;
-    return attr_name_class(name, len) != AN_NONE;
+        return AN_ON;
+    return attr_name_class(name, len);
 }
 
 /* The tokenizer's tag filter: tags the tree-builder model needs to see. Inside SVG/MathML every
@@ -1077,11 +1077,12 @@ static void tok_filter(struct rnd_rewriter *rw)
             want_tag, want_attr);
 }
 
-static int attr_kind(const struct rnd_rewriter *rw, const char *name, size_t len, int dup_or_trunc)
+static int attr_kind(const struct rnd_rewriter *rw, const char *name, size_t len, int dup_or_trunc,
+                     int cls)
 {
     if (dup_or_trunc || rw->end_tag)
         return V_NONE;
-    switch (attr_name_class(name, len)) {
+    switch (cls) {
     case AN_URL:
         return V_URL;
     case AN_SRCSET:
@@ -1355,7 +1356,7 @@ static int on_tag(void *ud, const struct rnd_tok_tag *tg)
         const struct rnd_tok_tag_attr *at = &tg->attrs[a];
         if (!at->value || at->value_len == 0)
             continue;
-        int vk = attr_kind(rw, at->name, at->name_len, (int)at->duplicate);
+        int vk = attr_kind(rw, at->name, at->name_len, (int)at->duplicate, at->want);
         int complete = at->amp == at->value_len;
         if (vk == V_URL) {
             size_t plen;
@@ -1424,7 +1425,8 @@ static void on_event(void *ud, const struct rnd_tok_event *ev)
         }
         break;
     case RND_EV_ATTR_NAME:
-        rw->next_vk = attr_kind(rw, ev->data, ev->len, ev->duplicate || ev->truncated);
+        rw->next_vk = attr_kind(rw, ev->data, ev->len, ev->duplicate || ev->truncated,
+                                attr_name_class(ev->data, ev->len));
         break;
     case RND_EV_ATTR_VALUE_START:
         if (rw->next_vk != V_NONE)

@@ -1847,7 +1847,6 @@ static size_t whole_tag(struct rnd_tok *t, const unsigned char *p, size_t lt, si
     }
     if (i >= n || p[i] == 0 || p[i] == '\r' || t->tag_len > RND_TOK_NAME_MAX)
         return 0;
-    int want = !end && (!t->tag_filter || t->tag_filter(t->ud, t->tag, t->tag_len, 0));
     tg.nattrs = 0;
     tg.self_closing = 0;
     for (;;) {
@@ -1875,13 +1874,15 @@ static size_t whole_tag(struct rnd_tok *t, const unsigned char *p, size_t lt, si
         if (i >= n || p[i] == 0 || p[i] == '\r' || t->attr_len > RND_TOK_NAME_MAX)
             return 0;
         struct rnd_tok_tag_attr *a = NULL;
-        if (!end && (!t->filter || t->filter(t->ud, t->attr, t->attr_len, 0))) {
+        int want = end ? 0 : t->filter ? t->filter(t->ud, t->attr, t->attr_len, 0) : 1;
+        if (want) {
             if (tg.nattrs == RND_TOK_TAG_ATTRS || t->attr_len > RND_TOK_TAG_NAME)
                 return 0;
             a = &tg.attrs[tg.nattrs];
             memcpy(names[tg.nattrs], t->attr, t->attr_len);
             a->name = names[tg.nattrs];
             a->name_len = t->attr_len;
+            a->want = want;
             a->duplicate = 0;
             for (size_t k = 0; k < tg.nattrs; k++)
                 if (tg.attrs[k].name_len == a->name_len &&
@@ -1953,7 +1954,7 @@ static size_t whole_tag(struct rnd_tok *t, const unsigned char *p, size_t lt, si
         }
     }
     /* p[i] is the tag's '>' */
-    if (want || tg.nattrs) {
+    if (!end) {
         tg.name = t->tag;
         tg.len = t->tag_len;
         tg.end_tag = end;
@@ -1963,6 +1964,18 @@ static size_t whole_tag(struct rnd_tok *t, const unsigned char *p, size_t lt, si
     if (!end)
         set_last(t);
     return i + 1;
+}
+
+/* Whether name[0..n) (ASCII letters) is, case-insensitively, the last start tag's name: an
+ * "appropriate end tag" in RCDATA, RAWTEXT and script data. */
+static int rawtext_end_tag(const struct rnd_tok *t, const unsigned char *name, size_t n)
+{
+    if (n != t->last_len || n == 0)
+        return 0;
+    for (size_t k = 0; k < n; k++)
+        if ((name[k] | 0x20) != (unsigned char)t->last[k])
+            return 0;
+    return 1;
 }
 
 /* Runs the states where (nearly) all the bytes of real pages go without per-character dispatch:
@@ -2084,6 +2097,24 @@ rawtext: /* S_RAWTEXT or S_SCRIPT */
         }
         if (p[i] != '<')
             return i;
+    }
+    if ((t->flags & RND_TOK_SKIP_TEXT) && i + 1 < n) {
+        /* no text wanted: a '<' that starts no end tag of the element changes nothing */
+        c = p[i + 1];
+        if (c != '/' && !(c == '!' && t->state == S_SCRIPT)) {
+            i++;
+            goto rawtext;
+        }
+        if (c == '/' && i + 2 < n) {
+            j = i + 2;
+            while (j < n && is_alpha(p[j]))
+                j++;
+            if (j < n && !(rawtext_end_tag(t, p + i + 2, j - i - 2) &&
+                           ((kcls[p[j]] & K_WS) || p[j] == '\r' || p[j] == '/' || p[j] == '>'))) {
+                i = j; /* "</" and a name that is not the element's: text */
+                goto rawtext;
+            }
+        }
     }
     t->lt_raw = pos + i;
     t->state = t->state == S_RAWTEXT ? S_RAWTEXT_LT : S_SCRIPT_LT;

@@ -119,7 +119,8 @@ void rnd_tok_set_foreign(struct rnd_tok *t, int foreign);
  * then TAG_START is delivered just before that attribute's ATTR_NAME, and TAG_END follows. */
 typedef int (*rnd_tok_tag_filter)(void *ud, const char *name, size_t len, int end_tag);
 
-/* Decides, per attribute of a tag, whether the consumer wants its events. `name` is the
+/* Decides, per attribute of a tag, whether the consumer wants its events (nonzero: wanted; the
+ * value is handed back in rnd_tok_tag_attr.want on the whole-tag path). `name` is the
  * lowercased name (borrowed, capped at RND_TOK_NAME_MAX: a longer name has len ==
  * RND_TOK_NAME_MAX); end_tag is set for attributes of end tags. Must depend on the name and
  * end_tag only. For an attribute not wanted, ATTR_NAME, ATTR_VALUE_START, ATTR_VALUE and
@@ -135,22 +136,23 @@ typedef int (*rnd_tok_attr_filter)(void *ud, const char *name, size_t len, int e
 void rnd_tok_set_filter(struct rnd_tok *t, unsigned flags, rnd_tok_tag_filter tf,
                         rnd_tok_attr_filter af);
 
-/* Whole tags: an optional fast path for a consumer that filters (set the filters first). A tag
- * in the data state that lies whole in the buffer being fed, has no NUL or CR in it and at most
- * RND_TOK_TAG_ATTRS wanted attributes (names of at most RND_TOK_TAG_NAME bytes) may be offered
- * as one call instead of its events, when the tag filter wants it or one of its attributes is
- * wanted (end tags only when RND_TOK_SKIP_END_TAGS is set: they then cost no call). `attrs`
- * holds the wanted attributes in order, each with its raw value (borrowed from the fed buffer):
- * the raw bytes equal the decoded value up to `amp`, the first '&' (value_len if none).
- * The callback returns 0 when it took the tag (no events follow for it; the tokenizer stays in
- * the data state, so it must not need a state switch) or 1 to have the tag delivered as events,
- * exactly as without this call. Tags that are not wanted and have no wanted attribute cost no
- * call at all. Output is never changed by this path; only the work to produce it. */
+/* Whole tags: an optional fast path for a consumer that filters (set the filters first). A start
+ * tag in the data state that lies whole in the buffer being fed, has no NUL or CR in it and at
+ * most RND_TOK_TAG_ATTRS wanted attributes (names of at most RND_TOK_TAG_NAME bytes) is offered
+ * as one call instead of its events (the tag filter is not asked); end tags there, when
+ * RND_TOK_SKIP_END_TAGS is set, are passed over without a call. `attrs` holds the wanted
+ * attributes in order (the attribute filter's nonzero answer in `want`), each with its raw value
+ * (borrowed from the fed buffer): the raw bytes equal the decoded value up to `amp`, the first
+ * '&' (value_len if none). The callback returns 0 when it took the tag (no events follow for it;
+ * the tokenizer stays in the data state, so it must not need a state switch) or 1 to have the
+ * tag delivered as events, exactly as without this call (tag filter included). What the
+ * consumer makes of a tag must not depend on which way it came. */
 #define RND_TOK_TAG_ATTRS 8
 #define RND_TOK_TAG_NAME 32
 struct rnd_tok_tag_attr {
     const char *name; /* lowercased */
     size_t name_len;
+    int want;          /* what the attribute filter answered (nonzero) */
     const char *value; /* raw bytes; NULL when the attribute has no value */
     size_t value_len;
     uint64_t raw;       /* raw offset of value[0] in the stream */

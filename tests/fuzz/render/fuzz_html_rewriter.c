@@ -100,7 +100,7 @@ static void run(const struct rnd_url_policy *pol, const uint8_t *d, size_t n, si
  * value, '"' or "&quot;"...), which browsers read the same in the value; the re-tokenizer above
  * (no tree-builder model) may see the byte in another state (a comment, a quoted value of a tag
  * that only it sees). True when the outputs are equal once each of those references is read as
- * its character. */
+ * its character, and a NUL as the U+FFFD it decodes to in a value. */
 static size_t unescape_equals(const struct out *o, unsigned char *dst)
 {
     static const struct {
@@ -120,6 +120,9 @@ static size_t unescape_equals(const struct out *o, unsigned char *dst)
         if (o->p[i] == '&' && r < nr) {
             dst[n++] = (unsigned char)refs[r].c;
             i += refs[r].len - 1;
+        } else if (o->p[i] == 0) {
+            memcpy(dst + n, "\xEF\xBF\xBD", 3); /* NUL: decoded as U+FFFD in a value */
+            n += 3;
         } else {
             dst[n++] = o->p[i];
         }
@@ -129,7 +132,7 @@ static size_t unescape_equals(const struct out *o, unsigned char *dst)
 
 static int same_but_equals_escape(const struct out *x, const struct out *y)
 {
-    unsigned char *a = malloc(x->len + 1), *b = malloc(y->len + 1);
+    unsigned char *a = malloc(x->len * 3 + 1), *b = malloc(y->len * 3 + 1);
     if (!a || !b)
         abort();
     size_t na = unescape_equals(x, a), nb = unescape_equals(y, b);
