@@ -275,6 +275,8 @@ static int decide_cached(struct rnd_rewriter *rw, const char *key, size_t n, int
             if (e->used && e->key_len == n && e->complete == complete &&
                 (n == 0 || e->key[0] == key[0]) && memcmp(e->key, key, n) == 0) {
                 rw->dc_hit = at;
+                if (e->r != RND_URL_REPLACE)
+                    return e->r; /* rw->d is read only for a replacement */
                 rw->d.kind = (enum rnd_url_kind)e->kind;
                 rw->d.consumed = e->consumed;
                 rw->d.rest = (enum rnd_url_rest)e->rest;
@@ -1188,7 +1190,17 @@ static int url_decide_whole(struct rnd_rewriter *rw, const char *v, size_t m, in
 {
     if (m == 0 || m >= RND_URL_PREFIX_MAX - 1)
         return -2;
-    for (size_t k = find_trigger(v, 0, m); k < m; k = find_trigger(v, k + 1, m)) {
+    if (m >= 2 && v[0] == '/' && v[1] != '/' && v[1] != '\\' && v[1] != '\t' && v[1] != '\n' &&
+        v[1] != '\r')
+        return RND_URL_KEEP; /* a path: rnd_url_decide keeps it whatever the policy */
+    /* after "http://" or "https://" the next decision point is the end of the host (on the
+     * scheme's ':' and in the run of slashes nothing is decided) */
+    size_t from = 0;
+    if (m > 8 && memcmp(v, "https://", 8) == 0)
+        from = 8;
+    else if (m > 7 && memcmp(v, "http://", 7) == 0)
+        from = 7;
+    for (size_t k = find_trigger(v, from, m); k < m; k = find_trigger(v, k + 1, m)) {
         int c = (unsigned char)v[k];
         if ((c == '/' || c == '\\') && k >= 1 &&
             (v[k - 1] == ':' || v[k - 1] == '/' || v[k - 1] == '\\'))
@@ -1354,9 +1366,11 @@ static int on_tag(void *ud, const struct rnd_tok_tag *tg)
     unsigned url = 0, srcset = 0, replace = 0; /* bit a: attrs[a] is such a value */
     for (size_t a = 0; a < tg->nattrs; a++) {
         const struct rnd_tok_tag_attr *at = &tg->attrs[a];
-        if (!at->value || at->value_len == 0)
-            continue;
+        if (!at->value)
+            continue; /* no value: no value events either */
         int vk = attr_kind(rw, at->name, at->name_len, (int)at->duplicate, at->want);
+        if (at->value_len == 0 && (vk == V_URL || vk == V_SRCSET))
+            continue; /* no URL in it */
         int complete = at->amp == at->value_len;
         if (vk == V_URL) {
             size_t plen;

@@ -2049,6 +2049,17 @@ data: /* S_DATA or S_RCDATA */
         if (i == n)
             return n;
         if (t->tag_cb && t->state == S_DATA) {
+            if ((t->flags & RND_TOK_SKIP_END_TAGS) && i + 2 < n && p[i + 1] == '/' &&
+                is_alpha(p[i + 2])) {
+                /* an end tag nobody wants, "</name>": nothing to do */
+                j = i + 3;
+                while (j < n && !(kcls[p[j]] & K_TAGNAME))
+                    j++;
+                if (j < n && p[j] == '>') {
+                    i = j + 1;
+                    goto data;
+                }
+            }
             j = whole_tag(t, p, i, n);
             if (j) {
                 i = j;

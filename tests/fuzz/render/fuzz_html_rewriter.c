@@ -100,7 +100,8 @@ static void run(const struct rnd_url_policy *pol, const uint8_t *d, size_t n, si
  * value, '"' or "&quot;"...), which browsers read the same in the value; the re-tokenizer above
  * (no tree-builder model) may see the byte in another state (a comment, a quoted value of a tag
  * that only it sees). True when the outputs are equal once each of those references is read as
- * its character, and a NUL as the U+FFFD it decodes to in a value. */
+ * its character, a NUL as the U+FFFD it decodes to in a value, and CR or CR LF as LF (a CR at
+ * the end of a rewritten stretch is written as the LF it is read as). */
 static size_t unescape_equals(const struct out *o, unsigned char *dst)
 {
     static const struct {
@@ -120,6 +121,10 @@ static size_t unescape_equals(const struct out *o, unsigned char *dst)
         if (o->p[i] == '&' && r < nr) {
             dst[n++] = (unsigned char)refs[r].c;
             i += refs[r].len - 1;
+        } else if (o->p[i] == '\r') {
+            dst[n++] = '\n'; /* CR and CR LF: LF, as the input stream is read */
+            if (i + 1 < o->len && o->p[i + 1] == '\n')
+                i++;
         } else if (o->p[i] == 0) {
             memcpy(dst + n, "\xEF\xBF\xBD", 3); /* NUL: decoded as U+FFFD in a value */
             n += 3;
