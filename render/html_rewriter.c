@@ -66,9 +66,9 @@ enum { U_NONE, U_PENDING, U_DECIDED };
 enum { SC_START = 1, SC_END = 2 };
 
 /* A cached URL decision (see decide_cached). */
-#define DC_N 8
+#define DC_N 4
 #define DC_KEY 64
-#define DC_REPL 200
+#define DC_REPL 128
 struct dcache {
     uint8_t used, key_len, complete, kind, rest, repl_len;
     int8_t r;

@@ -8,7 +8,7 @@
  * Tokens are not built in memory: they arrive as a sequence of events (a start tag is
  * TAG_START, then per attribute ATTR_NAME [ATTR_VALUE_START ATTR_VALUE* ATTR_VALUE_END], then
  * TAG_END or TAG_ABORT), so text, attribute values and comments of any size stream through in
- * chunks. Memory per tokenizer is fixed (sizeof(struct rnd_tok), about 7 KiB) whatever the input.
+ * chunks. Memory per tokenizer is fixed (sizeof(struct rnd_tok), 2.5 KiB) whatever the input.
  *
  * Bounded-memory policy (caps, documented in render/README.md):
  * - tag names and attribute names longer than RND_TOK_NAME_MAX bytes are truncated in the events
@@ -29,8 +29,8 @@
 #include <stdint.h>
 
 #define RND_TOK_NAME_MAX 256
-#define RND_TOK_DOCTYPE_MAX 1024
-#define RND_TOK_ATTRSET_MAX 2048
+#define RND_TOK_DOCTYPE_MAX 256
+#define RND_TOK_ATTRSET_MAX 512
 
 /* Content states a tree builder (or a test) may switch the tokenizer to. */
 enum rnd_tok_state {

@@ -39,7 +39,7 @@ struct rnd_url_policy {
 
 /* Longest start of a URL ever held back, in decoded bytes; a longer authority counts as a
  * foreign host. */
-#define RND_URL_PREFIX_MAX 1024
+#define RND_URL_PREFIX_MAX 512
 /* Room the replacement text of a decision may need. */
 #define RND_URL_REPL_MAX (3 * RND_URL_PREFIX_MAX + 512)
 
