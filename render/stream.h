@@ -5,17 +5,22 @@
  *   queue --rnd_stream_peek/rnd_stream_consume--> device
  *
  * Push/pull with backpressure: rnd_stream_feed accepts input only while the output queue is
- * below RND_STREAM_HIGH_WATER; it returns how many bytes it took (possibly fewer than offered,
- * possibly 0): drain the queue (peek + consume, e.g. when the socket is writable or the HTTP/2
+ * below its high-water mark (RND_STREAM_HIGH_WATER for identity output, RND_STREAM_HIGH_WATER_ENC
+ * for gzip/br output); it returns how many bytes it took (possibly fewer than offered, possibly
+ * 0): drain the queue (peek + consume, e.g. when the socket is writable or the HTTP/2
  * flow-control window opens) and offer the rest again. Input is processed in slices of at most
- * RND_STREAM_SLICE bytes, so the queue never exceeds the high-water mark by more than what one
- * slice can produce. rnd_stream_finish likewise returns RND_STREAM_AGAIN until everything is
- * flushed into the queue.
+ * RND_STREAM_SLICE bytes (and decoded in pieces of that size), so the queue never exceeds the
+ * high-water mark by more than what one slice can produce. The queue grows only as needed and
+ * is freed whenever it is drained. rnd_stream_finish likewise returns RND_STREAM_AGAIN until
+ * everything is flushed into the queue.
  *
  * Memory per stream is bounded whatever the input (rnd_stream_bytes_held counts every byte the
- * stream allocated, codec state included): the rewriter (html_rewriter.h), the queue, and the
- * codecs (inflate: 32 KiB window; gzip out: level 1, 4 KiB window; brotli out: quality 1,
- * 64 KiB window; a brotli input's window is what its sender chose, up to 16 MiB by the format).
+ * stream allocated, codec state included): the rewriter (html_rewriter.h, ~6.5 KiB), the queue,
+ * and the codecs (inflate: 39 KiB, of which 32 KiB is the window a gzip stream may use; gzip out:
+ * level 1, 1 KiB window, memLevel 3, 13.8 KiB; brotli out: quality 1, 1 KiB window, 6.4 KiB plus
+ * a 1 KiB stage). Measured peaks (test_stream.c, bench_render): below 64 KiB for identity or
+ * gzip in with identity, gzip or br out. The exception is brotli input: its window is what its
+ * sender chose, up to 16 MiB by the format (the gateway asks origins only for gzip/identity).
  * Decoded size is bounded by max_decoded (decompression bombs): past it, feed fails with
  * RND_STREAM_ETOOBIG.
  *
@@ -33,8 +38,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define RND_STREAM_SLICE 4096
-#define RND_STREAM_HIGH_WATER (16 * 1024)
+#define RND_STREAM_SLICE 2048
+#define RND_STREAM_HIGH_WATER (4 * 1024) /* identity output (and pass mode) */
+#define RND_STREAM_HIGH_WATER_ENC 512    /* gzip / br output */
 #define RND_STREAM_DEFAULT_MAX_DECODED ((uint64_t)256 << 20)
 
 #define RND_STREAM_AGAIN 1
