@@ -13,14 +13,16 @@
  *   all         html_rewriter, every link rewritten;
  *   e2e-gzip    rnd_stream: gunzip -> rewrite (every link) -> gzip, per decoded byte;
  *   e2e-br      rnd_stream: gunzip -> rewrite (every link) -> brotli, per decoded byte;
- * with each figure's ratio to memcpy, the peak memory held per stream (through the API) and the
- * process's peak RSS. Each row is the best of --runs runs; the rows are interleaved so that a
- * moment of load from other processes does not hit only one of them. Time is the thread's CPU
- * time (CLOCK_THREAD_CPUTIME_ID), so MB/s is per CPU-second of one core: on a shared machine the
- * time other processes take the core away does not count (their cache pollution still does).
- * Build it optimised: cmake -DCMAKE_BUILD_TYPE=Release (no sanitizers). Usage:
- *   bench_render [SECONDS-per-measurement (default 1)] [--runs N (default 3)] [--only KEY]
- *   bench_render --dump PREFIX    (writes one page of each flavour) */
+ *   e2e-id      rnd_stream: gunzip -> rewrite (every link) -> identity, per decoded byte;
+ * with each figure's ratio to memcpy, the peak memory held per stream (through the API), the
+ * compression ratio of the e2e output (decoded bytes / bytes sent) and the process's peak RSS. Each
+ * row is the best of --runs runs; the rows are interleaved so that a moment of load from other
+ * processes does not hit only one of them. Time is the thread's CPU time (CLOCK_THREAD_CPUTIME_ID),
+ * so MB/s is per CPU-second of one core: on a shared machine the time other processes take the core
+ * away does not count (their cache pollution still does). Build it optimised: cmake
+ * -DCMAKE_BUILD_TYPE=Release (no sanitizers). Usage: bench_render [SECONDS-per-measurement (default
+ * 1)] [--runs N (default 3)] [--only KEY] bench_render --dump PREFIX    (writes one page of each
+ * flavour) */
 #include "html_rewriter.h"
 #include "html_tokenizer.h"
 #include "stream.h"
@@ -160,9 +162,10 @@ static struct rnd_url_policy policy(void)
     return u;
 }
 
-enum mode { M_MEMCPY, M_TOK, M_RW, M_E2E_GZIP, M_E2E_BR };
+enum mode { M_MEMCPY, M_TOK, M_RW, M_E2E_GZIP, M_E2E_BR, M_E2E_ID };
 
 static size_t peak_held;
+static uint64_t e2e_in, e2e_out; /* decoded bytes in, encoded bytes out (compression ratio) */
 
 /* One stream through rnd_stream (gunzip -> rewrite -> out_coding), drained as it goes. */
 static void e2e(const struct rnd_url_policy *u, const struct rnd_sb *gz, enum rnd_coding out_coding)
@@ -191,10 +194,12 @@ static void e2e(const struct rnd_url_policy *u, const struct rnd_sb *gz, enum rn
         const void *q;
         size_t qn = rnd_stream_peek(s, &q);
         sink_bytes += qn;
+        e2e_out += qn;
         rnd_stream_consume(s, qn);
         if (rnd_stream_done(s))
             break;
     }
+    e2e_in += rnd_stream_decoded(s);
     rnd_stream_free(s);
 }
 
@@ -230,7 +235,10 @@ static size_t pass(enum mode m, struct rnd_sb *pages, struct rnd_sb *gz, int n)
             rnd_rewriter_finish(rw);
             rnd_rewriter_free(rw);
         } else {
-            e2e(&u, &gz[i], m == M_E2E_GZIP ? RND_CODING_GZIP : RND_CODING_BR);
+            e2e(&u, &gz[i],
+                m == M_E2E_GZIP ? RND_CODING_GZIP
+                : m == M_E2E_BR ? RND_CODING_BR
+                                : RND_CODING_IDENTITY);
         }
         total += len;
     }
@@ -272,13 +280,14 @@ struct row {
     int all; /* the every-link flavour */
     double best;
     size_t held;
+    double ratio; /* decoded / encoded bytes (e2e rows) */
 };
 
 static void usage(void)
 {
     fprintf(stderr, "usage: bench_render [SECONDS] [--runs N] [--only KEY]\n"
                     "       bench_render --dump PREFIX\n"
-                    "KEY: memcpy tokenizer nomatch all e2e-gzip e2e-br\n");
+                    "KEY: memcpy tokenizer nomatch all e2e-gzip e2e-br e2e-id\n");
 }
 
 int main(int argc, char **argv)
@@ -354,12 +363,13 @@ int main(int argc, char **argv)
            "so a busy moment hits every row alike):\n",
            runs, secs);
     struct row rows[] = {
-        {"memcpy", "memcpy (the limit)", M_MEMCPY, 1, 0, 0},
-        {"tokenizer", "tokenizer, every event", M_TOK, 1, 0, 0},
-        {"nomatch", "rewrite, no rule matches", M_RW, 0, 0, 0},
-        {"all", "rewrite, every link rewritten", M_RW, 1, 0, 0},
-        {"e2e-gzip", "e2e gunzip+rewrite+gzip (decoded)", M_E2E_GZIP, 1, 0, 0},
-        {"e2e-br", "e2e gunzip+rewrite+br (decoded)", M_E2E_BR, 1, 0, 0},
+        {"memcpy", "memcpy (the limit)", M_MEMCPY, 1, 0, 0, 0},
+        {"tokenizer", "tokenizer, every event", M_TOK, 1, 0, 0, 0},
+        {"nomatch", "rewrite, no rule matches", M_RW, 0, 0, 0, 0},
+        {"all", "rewrite, every link rewritten", M_RW, 1, 0, 0, 0},
+        {"e2e-gzip", "e2e gunzip+rewrite+gzip (decoded)", M_E2E_GZIP, 1, 0, 0, 0},
+        {"e2e-br", "e2e gunzip+rewrite+br (decoded)", M_E2E_BR, 1, 0, 0, 0},
+        {"e2e-id", "e2e gunzip+rewrite, identity out", M_E2E_ID, 1, 0, 0, 0},
     };
     enum { NROWS = sizeof rows / sizeof rows[0] };
     for (int r = 0; r < runs; r++) {
@@ -367,15 +377,18 @@ int main(int argc, char **argv)
             if (only && strcmp(only, rows[k].key) != 0)
                 continue;
             peak_held = 0;
+            e2e_in = e2e_out = 0;
             double mbs = measure(rows[k].m, rows[k].all ? all : plain, gz, NPAGES, secs);
             if (mbs > rows[k].best)
                 rows[k].best = mbs;
             if (peak_held > rows[k].held)
                 rows[k].held = peak_held;
+            if (e2e_out)
+                rows[k].ratio = (double)e2e_in / (double)e2e_out;
         }
     }
     double mc = rows[0].best;
-    printf("  %-36s %10s %9s %14s\n", "", "MB/s", "/memcpy", "held/stream");
+    printf("  %-36s %10s %9s %14s %7s\n", "", "MB/s", "/memcpy", "held/stream", "ratio");
     for (int k = 0; k < NROWS; k++) {
         if (only && strcmp(only, rows[k].key) != 0)
             continue;
@@ -385,7 +398,9 @@ int main(int argc, char **argv)
         else
             printf(" %9s", "-");
         if (rows[k].held)
-            printf(" %8.1f KiB", (double)rows[k].held / 1024);
+            printf(" %10.1f KiB", (double)rows[k].held / 1024);
+        if (rows[k].ratio > 0)
+            printf(" %6.2fx", rows[k].ratio);
         printf("\n");
     }
     struct rusage ru;
