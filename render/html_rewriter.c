@@ -800,9 +800,13 @@ static struct rnd_rewriter *rewriter_new_depth(const struct rnd_url_policy *poli
 /* srcdoc: the nested document's output is kept (in dec) while nothing in it changed, so that
  * an unchanged srcdoc keeps its bytes; once something changes, or too much is held, the value
  * is written from the nested output, escaped. */
+static void srcdoc_dirty(struct rnd_rewriter *rw);
+
 static void nested_write(void *ud, const void *p, size_t n)
 {
     struct rnd_rewriter *rw = ud;
+    if (!rw->dirty && rw->dec.len + n > RND_RW_DEC_MAX)
+        srcdoc_dirty(rw); /* too much kept: written from the nested output from now on */
     if (rw->dirty)
         esc_out(rw, p, n);
     else
@@ -820,6 +824,7 @@ static void srcdoc_dirty(struct rnd_rewriter *rw)
     rw->dirty = 1;
     esc_out(rw, rw->dec.p, rw->dec.len);
     rw->dec.len = 0;
+    hbuf_trim(&rw->dec);
     drop_raw_upto(rw, rw->last_raw_end);
 }
 
@@ -838,7 +843,7 @@ static void vbegin(struct rnd_rewriter *rw, int vk, char quote, uint64_t raw)
     /* the raw bytes before the value are written lazily (at the end of the slice, or when the
      * value turns dirty) */
     if (vk == V_SRCDOC) {
-        if (rw->depth < 2) {
+        if (rw->depth < 1) {
             rw->nested = rewriter_new_depth(&rw->pol, nested_write, rw, rw->depth + 1);
             rw->nested->noskip = rw->noskip;
             if (rw->noskip)
@@ -1516,8 +1521,21 @@ static void slice_end(struct rnd_rewriter *rw)
     uint64_t end = rw->slice_base + rw->slice_len;
     if (rw->vk == V_NONE) {
         emit_raw_upto(rw, end);
-    } else if (!rw->dirty) {
-        emit_raw_upto(rw, rw->ivl_raw);
+    } else {
+        if (!rw->dirty)
+            emit_raw_upto(rw, rw->ivl_raw);
+        if (end - rw->out_raw > RND_RW_RAW_MAX) {
+            /* the raw bytes not written yet (a URL's start, a srcdoc kept as it is, or the bytes
+             * of a character reference still being read) would grow too large: the stretch is
+             * written from the decoded text (from the nested output for srcdoc) instead, and
+             * a dirty stretch never needs its raw bytes: the chunk that covers them is written
+             * from its decoded text, while the stretch is still dirty */
+            if (!rw->dirty && rw->vk == V_SRCDOC)
+                srcdoc_dirty(rw);
+            else if (!rw->dirty)
+                go_dirty(rw);
+            drop_raw_upto(rw, end);
+        }
     }
     /* hold = exactly [out_raw, end) */
     if (rw->out_raw < end) {
@@ -1531,16 +1549,6 @@ static void slice_end(struct rnd_rewriter *rw)
     } else {
         rw->hold.len = 0;
         hbuf_trim(&rw->hold);
-    }
-    if (rw->vk != V_NONE && !rw->dirty && rw->url == U_PENDING && rw->hold.len > RND_RW_RAW_MAX) {
-        /* the stretch's raw bytes grew too large: write it from the decoded text */
-        rw->slice = NULL;
-        rw->slice_base = end;
-        rw->slice_len = 0;
-        go_dirty(rw);
-        drop_raw_upto(rw, rw->last_raw_end);
-        hbuf_shift(&rw->hold, (size_t)(rw->out_raw - rw->hold_base));
-        rw->hold_base = rw->out_raw;
     }
 }
 

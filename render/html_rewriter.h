@@ -29,8 +29,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RND_RW_RAW_MAX (16 * 1024)
-#define RND_RW_DEC_MAX (8 * 1024)
+#define RND_RW_RAW_MAX (2 * 1024)
+#define RND_RW_DEC_MAX (1 * 1024)
 
 /* Receives output bytes (borrowed for the call). Called synchronously from rnd_rewriter_feed /
  * rnd_rewriter_finish. The return value is ignored: bound the output by bounding the input of

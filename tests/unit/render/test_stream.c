@@ -356,17 +356,19 @@ static void test_memory_bounded_gzip_huge_token(void **state)
 /* Issue #5: memory per stream <= 64 KiB whatever the input, for identity or gzip in and
  * identity, gzip or br out (brotli input is the documented exception: its window is the
  * sender's choice). Inputs: a page with many links, 4 MiB tokens (a comment, an attribute value,
- * a URL), 4 MiB of short foreign links (the output is ~3x the input: the queue's worst case)
+ * a URL), a 1 MiB character reference in a srcset, 20000 references before a URL's host, 4 MiB
+ * of short foreign links (the output is ~3x the input: the queue's worst case)
  * and 4 MiB of random bytes in a comment (incompressible: the encoder's worst case), each fed
  * in 64 KiB pieces and drained either fully or 1000 bytes at a time. */
 static void test_memory_bound_64k_every_coding(void **state)
 {
     (void)state;
     struct rnd_url_policy u = urls();
-    enum { NIN = 6 };
+    enum { NIN = 8 };
     struct buf plain[NIN] = {{0}}, gz[NIN] = {{0}};
-    const char *names[NIN] = {"page", "comment",     "attribute value",
-                              "URL",  "short links", "random comment"};
+    const char *names[NIN] = {
+        "page",        "comment",        "attribute value", "URL",
+        "short links", "random comment", "huge reference",  "references before a host"};
     make_page(&plain[0], 3000);
     const char *heads[] = {"<!--", "<p title=\"", "<a href=\"http://wiki.example.com/"};
     const size_t big = 4u << 20;
@@ -390,6 +392,16 @@ static void test_memory_bound_64k_every_coding(void **state)
         }
         buf_add(&plain[5], rnd, sizeof rnd);
     }
+    /* a character reference of 1 MiB inside a srcset (its raw bytes wait for its end), and a
+     * URL whose start is 20000 "&Tab;" (the URL parser drops tabs: the host comes after them) */
+    buf_add(&plain[6], "<img srcset=\"/a.png 1x&#x", 25);
+    while (plain[6].len < (1u << 20))
+        buf_add(&plain[6], "00000000000000000000000000000000", 32);
+    buf_add(&plain[6], "31;\">", 5);
+    buf_add(&plain[7], "<a href=\"", 9);
+    for (int k = 0; k < 20000; k++)
+        buf_add(&plain[7], "&Tab;", 5);
+    buf_add(&plain[7], "http://evil.example.net/\">", 26);
     for (int i = 0; i < NIN; i++)
         gzip_buf(&plain[i], &gz[i], 16 + 15);
     const struct {
