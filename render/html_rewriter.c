@@ -10,6 +10,7 @@
 
 #include "html_tokenizer.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #if defined(__SSE2__)
@@ -77,6 +78,16 @@ struct dcache {
     char repl[DC_REPL];
 };
 
+/* What deciding URLs needs: the start of the URL being collected, the latest decision and the
+ * cache of recent ones. A nested (srcdoc) rewriter uses its parent's: while the parent is in its
+ * srcdoc value it scans no URL, and the decisions are a pure function of the same policy. */
+struct url_state {
+    char pfx[RND_URL_PREFIX_MAX];
+    struct rnd_url_decision d;
+    struct dcache dc[DC_N];
+    unsigned dc_next, dc_hit;
+};
+
 struct rnd_rewriter {
     struct rnd_tok *tok;
     struct rnd_url_policy pol;
@@ -115,14 +126,25 @@ struct rnd_rewriter {
     int url;
     enum rnd_url_rest rest;
     size_t url_at;
-    char pfx[RND_URL_PREFIX_MAX];
-    size_t pfx_len;
-    struct rnd_url_decision d;
+    size_t pfx_len; /* of us->pfx */
+    struct url_state *us;
     struct rnd_rewriter *nested;
     struct rnd_rewrite_stats stats;
-    struct dcache dc[DC_N];
-    unsigned dc_next, dc_hit;
+    struct url_state own; /* last: a nested rewriter is allocated without it */
 };
+
+/* The caps on what a rewriter keeps (raw bytes not written yet, decoded text): halved while a
+ * srcdoc runs (in the parent, for its srcdoc value, and in the nested rewriter), where two
+ * rewriters share the stream's budget. */
+static size_t raw_cap(const struct rnd_rewriter *rw)
+{
+    return rw->depth || rw->vk == V_SRCDOC ? RND_RW_RAW_MAX / 2 : RND_RW_RAW_MAX;
+}
+
+static size_t dec_cap(const struct rnd_rewriter *rw)
+{
+    return rw->depth || rw->vk == V_SRCDOC ? RND_RW_DEC_MAX / 2 : RND_RW_DEC_MAX;
+}
 
 /* ---- output ---- */
 
@@ -269,38 +291,38 @@ static void go_dirty(struct rnd_rewriter *rw)
 static int decide_cached(struct rnd_rewriter *rw, const char *key, size_t n, int complete)
 {
     if (n <= DC_KEY) {
-        unsigned at = rw->dc_hit;
+        unsigned at = rw->us->dc_hit;
         for (int i = 0; i < DC_N; i++, at = (at + 1) % DC_N) {
-            struct dcache *e = &rw->dc[at];
+            struct dcache *e = &rw->us->dc[at];
             if (e->used && e->key_len == n && e->complete == complete &&
                 (n == 0 || e->key[0] == key[0]) && memcmp(e->key, key, n) == 0) {
-                rw->dc_hit = at;
+                rw->us->dc_hit = at;
                 if (e->r != RND_URL_REPLACE)
                     return e->r; /* rw->d is read only for a replacement */
-                rw->d.kind = (enum rnd_url_kind)e->kind;
-                rw->d.consumed = e->consumed;
-                rw->d.rest = (enum rnd_url_rest)e->rest;
-                rw->d.repl_len = e->repl_len;
-                memcpy(rw->d.repl, e->repl, e->repl_len);
+                rw->us->d.kind = (enum rnd_url_kind)e->kind;
+                rw->us->d.consumed = e->consumed;
+                rw->us->d.rest = (enum rnd_url_rest)e->rest;
+                rw->us->d.repl_len = e->repl_len;
+                memcpy(rw->us->d.repl, e->repl, e->repl_len);
                 return e->r;
             }
         }
     }
-    int r = rnd_url_decide(&rw->pol, key, n, complete, &rw->d);
-    if (n <= DC_KEY && (r != RND_URL_REPLACE || rw->d.repl_len <= DC_REPL)) {
-        struct dcache *e = &rw->dc[rw->dc_next];
-        rw->dc_next = (rw->dc_next + 1) % DC_N;
+    int r = rnd_url_decide(&rw->pol, key, n, complete, &rw->us->d);
+    if (n <= DC_KEY && (r != RND_URL_REPLACE || rw->us->d.repl_len <= DC_REPL)) {
+        struct dcache *e = &rw->us->dc[rw->us->dc_next];
+        rw->us->dc_next = (rw->us->dc_next + 1) % DC_N;
         e->used = 1;
         e->key_len = (uint8_t)n;
         e->complete = (uint8_t)complete;
         e->r = (int8_t)r;
         memcpy(e->key, key, n);
         if (r != RND_URL_NEED_MORE) {
-            e->kind = (uint8_t)rw->d.kind;
-            e->consumed = (uint16_t)rw->d.consumed;
-            e->rest = (uint8_t)rw->d.rest;
-            e->repl_len = r == RND_URL_REPLACE ? (uint8_t)rw->d.repl_len : 0;
-            memcpy(e->repl, rw->d.repl, e->repl_len);
+            e->kind = (uint8_t)rw->us->d.kind;
+            e->consumed = (uint16_t)rw->us->d.consumed;
+            e->rest = (uint8_t)rw->us->d.rest;
+            e->repl_len = r == RND_URL_REPLACE ? (uint8_t)rw->us->d.repl_len : 0;
+            memcpy(e->repl, rw->us->d.repl, e->repl_len);
         }
     }
     return r;
@@ -308,24 +330,24 @@ static int decide_cached(struct rnd_rewriter *rw, const char *key, size_t n, int
 
 static void decide(struct rnd_rewriter *rw, int complete)
 {
-    int r = decide_cached(rw, rw->pfx, rw->pfx_len, complete);
+    int r = decide_cached(rw, rw->us->pfx, rw->pfx_len, complete);
     if (r == RND_URL_NEED_MORE)
         return;
     rw->stats.urls++;
     if (r == RND_URL_KEEP) {
         if (rw->dirty)
-            esc_out(rw, rw->pfx, rw->pfx_len);
+            esc_out(rw, rw->us->pfx, rw->pfx_len);
         rw->url = U_NONE;
         return;
     }
-    if (rw->d.kind == RND_URL_INTERNAL)
+    if (rw->us->d.kind == RND_URL_INTERNAL)
         rw->stats.rewritten++;
     else
         rw->stats.blocked++;
     go_dirty(rw);
-    out(rw, rw->d.repl, rw->d.repl_len);
-    rw->rest = rw->d.rest;
-    rest_out(rw, rw->pfx + rw->d.consumed, rw->pfx_len - rw->d.consumed);
+    out(rw, rw->us->d.repl, rw->us->d.repl_len);
+    rw->rest = rw->us->d.rest;
+    rest_out(rw, rw->us->pfx + rw->us->d.consumed, rw->pfx_len - rw->us->d.consumed);
     rw->url = rw->rest == RND_REST_COPY ? U_NONE : U_DECIDED;
 }
 
@@ -604,14 +626,14 @@ static void url_end(struct rnd_rewriter *rw)
         if (rw->kw_end) {
             rw->kw_end = 0;
             if (rw->dirty)
-                esc_out(rw, rw->pfx, rw->pfx_len);
+                esc_out(rw, rw->us->pfx, rw->pfx_len);
             rw->url = U_NONE;
             return;
         } else {
             decide(rw, 1);
         }
         if (rw->url == U_PENDING && rw->dirty) /* still undecided: keep it */
-            esc_out(rw, rw->pfx, rw->pfx_len);
+            esc_out(rw, rw->us->pfx, rw->pfx_len);
     }
     rw->url = U_NONE;
     rw->kw_end = 0;
@@ -655,7 +677,7 @@ static void vchunk(struct rnd_rewriter *rw, const char *p, size_t n, uint64_t ra
         if (rw->nested)
             rnd_rewriter_feed(rw->nested, p, n);
         rw->last_raw_end = raw_end;
-        if (!rw->dirty && (srcdoc_changed(rw) || rw->dec.len > RND_RW_DEC_MAX))
+        if (!rw->dirty && (srcdoc_changed(rw) || rw->dec.len > dec_cap(rw)))
             srcdoc_dirty(rw);
         if (rw->dirty)
             drop_raw_upto(rw, raw_end);
@@ -713,7 +735,7 @@ static void vchunk(struct rnd_rewriter *rw, const char *p, size_t n, uint64_t ra
             while (t < e && !(bcls[(unsigned char)p[t]] & B_TRIGGER))
                 t++;
             size_t m = scan_skip(rw, (const unsigned char *)p + k, t - k);
-            memcpy(rw->pfx + rw->pfx_len, p + k, m);
+            memcpy(rw->us->pfx + rw->pfx_len, p + k, m);
             rw->pfx_len += m;
             k += m;
             if (k == n) {
@@ -739,21 +761,22 @@ static void vchunk(struct rnd_rewriter *rw, const char *p, size_t n, uint64_t ra
             url_end(rw);
         if (f & SC_START) {
             if (rw->url == U_PENDING && rw->dirty)
-                esc_out(rw, rw->pfx, rw->pfx_len);
+                esc_out(rw, rw->us->pfx, rw->pfx_len);
             rw->url = U_PENDING;
             rw->pfx_len = 0;
             rw->url_at = rw->dec.len + k;
         }
         if (rw->url == U_PENDING) {
             FLUSH_RUN(k);
-            rw->pfx[rw->pfx_len++] = (char)c;
+            rw->us->pfx[rw->pfx_len++] = (char)c;
             rw->cur_n = k + 1;
             /* no decision inside a run of slashes ("https://", "//"): the host comes next */
-            int in_slashes = (c == '/' || c == '\\') && rw->pfx_len >= 2 &&
-                             (rw->pfx[rw->pfx_len - 2] == ':' || rw->pfx[rw->pfx_len - 2] == '/' ||
-                              rw->pfx[rw->pfx_len - 2] == '\\');
+            int in_slashes =
+                (c == '/' || c == '\\') && rw->pfx_len >= 2 &&
+                (rw->us->pfx[rw->pfx_len - 2] == ':' || rw->us->pfx[rw->pfx_len - 2] == '/' ||
+                 rw->us->pfx[rw->pfx_len - 2] == '\\');
             if (((is_trigger(c) && !in_slashes) || rw->pfx_len == RND_URL_PREFIX_MAX) &&
-                !surely_more(rw->pfx, rw->pfx_len))
+                !surely_more(rw->us->pfx, rw->pfx_len))
                 decide(rw, 0);
             if (rw->url == U_PENDING && rw->pfx_len == RND_URL_PREFIX_MAX)
                 decide(rw, 1);
@@ -775,7 +798,7 @@ static void vchunk(struct rnd_rewriter *rw, const char *p, size_t n, uint64_t ra
             rw->dec.len = 0;
         }
     } else if (rw->url == U_PENDING) {
-        if (rw->dec.len + n > RND_RW_DEC_MAX) {
+        if (rw->dec.len + n > dec_cap(rw)) {
             /* too much held: write this stretch from the decoded text from now on */
             rw->cur = p;
             rw->cur_n = n;
@@ -795,7 +818,8 @@ static void vchunk(struct rnd_rewriter *rw, const char *p, size_t n, uint64_t ra
 }
 
 static struct rnd_rewriter *rewriter_new_depth(const struct rnd_url_policy *policy,
-                                               rnd_write_cb write, void *ud, int depth);
+                                               rnd_write_cb write, void *ud, int depth,
+                                               struct url_state *shared);
 
 /* srcdoc: the nested document's output is kept (in dec) while nothing in it changed, so that
  * an unchanged srcdoc keeps its bytes; once something changes, or too much is held, the value
@@ -805,7 +829,7 @@ static void srcdoc_dirty(struct rnd_rewriter *rw);
 static void nested_write(void *ud, const void *p, size_t n)
 {
     struct rnd_rewriter *rw = ud;
-    if (!rw->dirty && rw->dec.len + n > RND_RW_DEC_MAX)
+    if (!rw->dirty && rw->dec.len + n > dec_cap(rw))
         srcdoc_dirty(rw); /* too much kept: written from the nested output from now on */
     if (rw->dirty)
         esc_out(rw, p, n);
@@ -844,7 +868,7 @@ static void vbegin(struct rnd_rewriter *rw, int vk, char quote, uint64_t raw)
      * value turns dirty) */
     if (vk == V_SRCDOC) {
         if (rw->depth < 1) {
-            rw->nested = rewriter_new_depth(&rw->pol, nested_write, rw, rw->depth + 1);
+            rw->nested = rewriter_new_depth(&rw->pol, nested_write, rw, rw->depth + 1, rw->us);
             rw->nested->noskip = rw->noskip;
             if (rw->noskip)
                 rnd_tok_set_filter(rw->nested->tok, 0, NULL, NULL);
@@ -895,7 +919,7 @@ static void vabort(struct rnd_rewriter *rw)
         rw->nested = NULL;
     }
     if (rw->dirty && rw->url == U_PENDING)
-        esc_out(rw, rw->pfx, rw->pfx_len);
+        esc_out(rw, rw->us->pfx, rw->pfx_len);
     rw->url = U_NONE;
     rw->dirty = 0;
     rw->vk = V_NONE;
@@ -1254,7 +1278,7 @@ static void count_url(struct rnd_rewriter *rw, int r)
 {
     rw->stats.urls++;
     if (r == RND_URL_REPLACE) {
-        if (rw->d.kind == RND_URL_INTERNAL)
+        if (rw->us->d.kind == RND_URL_INTERNAL)
             rw->stats.rewritten++;
         else
             rw->stats.blocked++;
@@ -1297,10 +1321,10 @@ static int srcset_whole(struct rnd_rewriter *rw, const struct rnd_tok_tag_attr *
         if (write) {
             if (r == RND_URL_REPLACE) {
                 out(rw, v + done, k - done);
-                out(rw, rw->d.repl, rw->d.repl_len);
+                out(rw, rw->us->d.repl, rw->us->d.repl_len);
                 rw->quote = at->quote;
-                rw->rest = rw->d.rest;
-                rest_out(rw, v + k + rw->d.consumed, e - k - rw->d.consumed);
+                rw->rest = rw->us->d.rest;
+                rest_out(rw, v + k + rw->us->d.consumed, e - k - rw->us->d.consumed);
                 done = e;
             }
         }
@@ -1336,10 +1360,10 @@ static void url_replace_whole(struct rnd_rewriter *rw, const struct rnd_tok_tag_
     int r = url_decide_whole(rw, at->value, at->amp, at->amp == at->value_len, &plen);
     count_url(rw, r);
     rw->quote = at->quote;
-    rw->rest = rw->d.rest;
+    rw->rest = rw->us->d.rest;
     emit_raw_upto(rw, at->raw);
-    out(rw, rw->d.repl, rw->d.repl_len);
-    rest_out(rw, at->value + rw->d.consumed, plen - rw->d.consumed);
+    out(rw, rw->us->d.repl, rw->us->d.repl_len);
+    rest_out(rw, at->value + rw->us->d.consumed, plen - rw->us->d.consumed);
     if (rw->rest == RND_REST_COPY) {
         esc_out(rw, at->value + plen, at->amp - plen);
         drop_raw_upto(rw, at->raw + at->amp);
@@ -1381,7 +1405,7 @@ static int on_tag(void *ud, const struct rnd_tok_tag *tg)
             size_t plen;
             int r = url_decide_whole(rw, at->value, at->amp, complete, &plen);
             if (r == RND_URL_REPLACE &&
-                (complete || rw->d.rest == RND_REST_COPY ||
+                (complete || rw->us->d.rest == RND_REST_COPY ||
                  rest_decoded(rw, at->value + at->amp, at->value_len - at->amp, 0)))
                 replace |= 1u << a;
             else if (r != RND_URL_KEEP)
@@ -1474,11 +1498,14 @@ static void on_event(void *ud, const struct rnd_tok_event *ev)
 /* ---- lifecycle ---- */
 
 static struct rnd_rewriter *rewriter_new_depth(const struct rnd_url_policy *policy,
-                                               rnd_write_cb write, void *ud, int depth)
+                                               rnd_write_cb write, void *ud, int depth,
+                                               struct url_state *shared)
 {
-    struct rnd_rewriter *rw = calloc(1, sizeof *rw);
+    struct rnd_rewriter *rw =
+        calloc(1, shared ? offsetof(struct rnd_rewriter, own) : sizeof(struct rnd_rewriter));
     if (!rw)
         abort();
+    rw->us = shared ? shared : &rw->own;
     rw->pol = *policy;
     rw->write = write;
     rw->wud = ud;
@@ -1491,7 +1518,7 @@ static struct rnd_rewriter *rewriter_new_depth(const struct rnd_url_policy *poli
 struct rnd_rewriter *rnd_rewriter_new(const struct rnd_url_policy *policy, rnd_write_cb write,
                                       void *ud)
 {
-    return rewriter_new_depth(policy, write, ud, 0);
+    return rewriter_new_depth(policy, write, ud, 0, NULL);
 }
 
 void rnd_rewriter_set_skipping(struct rnd_rewriter *rw, int on)
@@ -1524,7 +1551,7 @@ static void slice_end(struct rnd_rewriter *rw)
     } else {
         if (!rw->dirty)
             emit_raw_upto(rw, rw->ivl_raw);
-        if (end - rw->out_raw > RND_RW_RAW_MAX) {
+        if (end - rw->out_raw > raw_cap(rw)) {
             /* the raw bytes not written yet (a URL's start, a srcdoc kept as it is, or the bytes
              * of a character reference still being read) would grow too large: the stretch is
              * written from the decoded text (from the nested output for srcdoc) instead, and
@@ -1585,7 +1612,8 @@ void rnd_rewriter_finish(struct rnd_rewriter *rw)
 
 size_t rnd_rewriter_bytes_held(const struct rnd_rewriter *rw)
 {
-    size_t n = sizeof *rw + rnd_tok_bytes_held(rw->tok) + rw->hold.cap + rw->dec.cap;
+    size_t n = (rw->us == &rw->own ? sizeof *rw : offsetof(struct rnd_rewriter, own)) +
+               rnd_tok_bytes_held(rw->tok) + rw->hold.cap + rw->dec.cap;
     if (rw->nested)
         n += rnd_rewriter_bytes_held(rw->nested);
     return n;

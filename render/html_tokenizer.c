@@ -150,7 +150,9 @@ struct rnd_tok {
     unsigned ref_lo, ref_hi;
     uint32_t code;
     /* DOCTYPE */
-    char dt_name[RND_TOK_DOCTYPE_MAX], dt_pub[RND_TOK_DOCTYPE_MAX], dt_sys[RND_TOK_DOCTYPE_MAX];
+    /* held only while a DOCTYPE is read (one per document): dt_name, dt_pub and dt_sys point into
+     * dt, RND_TOK_DOCTYPE_MAX bytes each */
+    char *dt, *dt_name, *dt_pub, *dt_sys;
     size_t dt_name_len, dt_pub_len, dt_sys_len;
     unsigned dt_has_name : 1, dt_has_pub : 1, dt_has_sys : 1, dt_fq : 1;
 };
@@ -453,6 +455,14 @@ static void value_end(struct rnd_tok *t, uint64_t raw)
 
 static void dt_new(struct rnd_tok *t)
 {
+    if (!t->dt) {
+        t->dt = malloc(3 * RND_TOK_DOCTYPE_MAX);
+        if (!t->dt)
+            abort();
+        t->dt_name = t->dt;
+        t->dt_pub = t->dt + RND_TOK_DOCTYPE_MAX;
+        t->dt_sys = t->dt + 2 * RND_TOK_DOCTYPE_MAX;
+    }
     t->dt_name_len = t->dt_pub_len = t->dt_sys_len = 0;
     t->dt_has_name = t->dt_has_pub = t->dt_has_sys = t->dt_fq = 0;
 }
@@ -476,6 +486,8 @@ static void dt_emit(struct rnd_tok *t)
                    t->dt_sys_len > RND_TOK_DOCTYPE_MAX;
     t->state = S_DATA;
     t->cb(t->ud, &ev);
+    free(t->dt);
+    t->dt = t->dt_name = t->dt_pub = t->dt_sys = NULL;
 }
 
 /* ---- character references ---- */
@@ -1567,13 +1579,14 @@ struct rnd_tok *rnd_tok_new(rnd_tok_cb cb, void *ud)
 
 void rnd_tok_free(struct rnd_tok *t)
 {
+    if (t)
+        free(t->dt);
     free(t);
 }
 
 size_t rnd_tok_bytes_held(const struct rnd_tok *t)
 {
-    (void)t;
-    return sizeof(struct rnd_tok);
+    return sizeof(struct rnd_tok) + (t->dt ? 3 * RND_TOK_DOCTYPE_MAX : 0);
 }
 
 void rnd_tok_set_state(struct rnd_tok *t, enum rnd_tok_state state, const char *last_start_tag)

@@ -183,7 +183,8 @@ void rnd_tok_set_tag_cb(struct rnd_tok *t, rnd_tok_tag_cb cb);
  * ATTR_VALUE nor ATTR_VALUE_END) and it is not decoded any further. */
 void rnd_tok_skip_value(struct rnd_tok *t);
 
-/* Bytes of memory held by t (fixed: the tokenizer never allocates after rnd_tok_new). */
+/* Bytes of memory held by t: fixed, plus 3 * RND_TOK_DOCTYPE_MAX while a DOCTYPE token is being
+ * read (the only allocation after rnd_tok_new, freed once the token is emitted). */
 size_t rnd_tok_bytes_held(const struct rnd_tok *t);
 
 #endif

@@ -364,11 +364,18 @@ static void test_memory_bound_64k_every_coding(void **state)
 {
     (void)state;
     struct rnd_url_policy u = urls();
-    enum { NIN = 8 };
+    enum { NIN = 10 };
     struct buf plain[NIN] = {{0}}, gz[NIN] = {{0}};
-    const char *names[NIN] = {
-        "page",        "comment",        "attribute value", "URL",
-        "short links", "random comment", "huge reference",  "references before a host"};
+    const char *names[NIN] = {"page",
+                              "comment",
+                              "attribute value",
+                              "URL",
+                              "short links",
+                              "random comment",
+                              "huge reference",
+                              "references before a host",
+                              "srcdoc",
+                              "srcdoc, references before a host"};
     make_page(&plain[0], 3000);
     const char *heads[] = {"<!--", "<p title=\"", "<a href=\"http://wiki.example.com/"};
     const size_t big = 4u << 20;
@@ -402,6 +409,18 @@ static void test_memory_bound_64k_every_coding(void **state)
     for (int k = 0; k < 20000; k++)
         buf_add(&plain[7], "&Tab;", 5);
     buf_add(&plain[7], "http://evil.example.net/\">", 26);
+    /* an iframe's srcdoc (a nested document, rewritten by a second rewriter) full of links, and
+     * one whose link starts with 20000 "&amp;Tab;" (a reference inside a reference) */
+    const char *sd_link = "<a href=&quot;http://evil.example.net/x&quot;>l&amp;x</a><img "
+                          "srcset=&quot;/a.png 1x&#x0000000000000000000000009;&quot;>";
+    buf_add(&plain[8], "<iframe srcdoc=\"", 16);
+    while (plain[8].len < (1u << 20))
+        buf_add(&plain[8], sd_link, strlen(sd_link));
+    buf_add(&plain[8], "\"></iframe>", 11);
+    buf_add(&plain[9], "<iframe srcdoc=\"<a href=&quot;", 30);
+    for (int k = 0; k < 20000; k++)
+        buf_add(&plain[9], "&amp;Tab;", 9);
+    buf_add(&plain[9], "http://evil.example.net/&quot;>\"></iframe>", 42);
     for (int i = 0; i < NIN; i++)
         gzip_buf(&plain[i], &gz[i], 16 + 15);
     const struct {
