@@ -328,26 +328,41 @@ static int decide_cached(struct rnd_rewriter *rw, const char *key, size_t n, int
     return r;
 }
 
+/* Counts a decided URL (rw->us->d holds a replacement's kind). */
+static void count_url(struct rnd_rewriter *rw, int r)
+{
+    rw->stats.urls++;
+    if (r == RND_URL_REPLACE) {
+        if (rw->us->d.kind == RND_URL_INTERNAL)
+            rw->stats.rewritten++;
+        else
+            rw->stats.blocked++;
+    }
+}
+
+/* Writes the replacement rw->us->d for the URL start u[0..n): the replacement text, then what
+ * follows the part it stands for, per the decision's rest (which becomes rw->rest). */
+static void write_replacement(struct rnd_rewriter *rw, const char *u, size_t n)
+{
+    out(rw, rw->us->d.repl, rw->us->d.repl_len);
+    rw->rest = rw->us->d.rest;
+    rest_out(rw, u + rw->us->d.consumed, n - rw->us->d.consumed);
+}
+
 static void decide(struct rnd_rewriter *rw, int complete)
 {
     int r = decide_cached(rw, rw->us->pfx, rw->pfx_len, complete);
     if (r == RND_URL_NEED_MORE)
         return;
-    rw->stats.urls++;
+    count_url(rw, r);
     if (r == RND_URL_KEEP) {
         if (rw->dirty)
             esc_out(rw, rw->us->pfx, rw->pfx_len);
         rw->url = U_NONE;
         return;
     }
-    if (rw->us->d.kind == RND_URL_INTERNAL)
-        rw->stats.rewritten++;
-    else
-        rw->stats.blocked++;
     go_dirty(rw);
-    out(rw, rw->us->d.repl, rw->us->d.repl_len);
-    rw->rest = rw->us->d.rest;
-    rest_out(rw, rw->us->pfx + rw->us->d.consumed, rw->pfx_len - rw->us->d.consumed);
+    write_replacement(rw, rw->us->pfx, rw->pfx_len);
     rw->url = rw->rest == RND_REST_COPY ? U_NONE : U_DECIDED;
 }
 
@@ -648,6 +663,14 @@ static int is_trigger(int c)
 
 /* Prefixes on which rnd_url_decide certainly answers RND_URL_NEED_MORE (so it is not asked):
  * a lone leading slash, and "http:" / "https:" with nothing after the colon. */
+/* Whether q[k] is a slash in a run of slashes ("https://", "//"): no decision there, the host
+ * comes next. */
+static int in_slashes(const char *q, size_t k)
+{
+    return (q[k] == '/' || q[k] == '\\') && k >= 1 &&
+           (q[k - 1] == ':' || q[k - 1] == '/' || q[k - 1] == '\\');
+}
+
 static int surely_more(const char *q, size_t n)
 {
     if (n == 1)
@@ -770,12 +793,8 @@ static void vchunk(struct rnd_rewriter *rw, const char *p, size_t n, uint64_t ra
             FLUSH_RUN(k);
             rw->us->pfx[rw->pfx_len++] = (char)c;
             rw->cur_n = k + 1;
-            /* no decision inside a run of slashes ("https://", "//"): the host comes next */
-            int in_slashes =
-                (c == '/' || c == '\\') && rw->pfx_len >= 2 &&
-                (rw->us->pfx[rw->pfx_len - 2] == ':' || rw->us->pfx[rw->pfx_len - 2] == '/' ||
-                 rw->us->pfx[rw->pfx_len - 2] == '\\');
-            if (((is_trigger(c) && !in_slashes) || rw->pfx_len == RND_URL_PREFIX_MAX) &&
+            if (((is_trigger(c) && !in_slashes(rw->us->pfx, rw->pfx_len - 1)) ||
+                 rw->pfx_len == RND_URL_PREFIX_MAX) &&
                 !surely_more(rw->us->pfx, rw->pfx_len))
                 decide(rw, 0);
             if (rw->url == U_PENDING && rw->pfx_len == RND_URL_PREFIX_MAX)
@@ -1219,9 +1238,8 @@ static int url_decide_whole(struct rnd_rewriter *rw, const char *v, size_t m, in
 {
     if (m == 0 || m >= RND_URL_PREFIX_MAX - 1)
         return -2;
-    if (m >= 2 && v[0] == '/' && v[1] != '/' && v[1] != '\\' && v[1] != '\t' && v[1] != '\n' &&
-        v[1] != '\r')
-        return RND_URL_KEEP; /* a path: rnd_url_decide keeps it whatever the policy */
+    if (rnd_url_is_path(v, m))
+        return RND_URL_KEEP;
     /* after "http://" or "https://" the next decision point is the end of the host (on the
      * scheme's ':' and in the run of slashes nothing is decided) */
     size_t from = 0;
@@ -1230,11 +1248,7 @@ static int url_decide_whole(struct rnd_rewriter *rw, const char *v, size_t m, in
     else if (m > 7 && memcmp(v, "http://", 7) == 0)
         from = 7;
     for (size_t k = find_trigger(v, from, m); k < m; k = find_trigger(v, k + 1, m)) {
-        int c = (unsigned char)v[k];
-        if ((c == '/' || c == '\\') && k >= 1 &&
-            (v[k - 1] == ':' || v[k - 1] == '/' || v[k - 1] == '\\'))
-            continue; /* inside a run of slashes */
-        if (surely_more(v, k + 1))
+        if (in_slashes(v, k) || surely_more(v, k + 1))
             continue;
         int r = decide_cached(rw, v, k + 1, 0);
         if (r != RND_URL_NEED_MORE) {
@@ -1273,18 +1287,6 @@ static int rest_decoded(struct rnd_rewriter *rw, const char *v, size_t n, int wr
     return 1;
 }
 
-/* Counts a decided URL as decide() does. */
-static void count_url(struct rnd_rewriter *rw, int r)
-{
-    rw->stats.urls++;
-    if (r == RND_URL_REPLACE) {
-        if (rw->us->d.kind == RND_URL_INTERNAL)
-            rw->stats.rewritten++;
-        else
-            rw->stats.blocked++;
-    }
-}
-
 /* A srcset value v[0..n) (raw = decoded: no '&' in it) on the whole-tag path: every candidate URL,
  * as the srcset scanner delimits them, decided as vchunk would. With write 0 only decides:
  * returns the number of URLs to replace (adds the URLs decided to *urls), or -1 when the events
@@ -1321,10 +1323,8 @@ static int srcset_whole(struct rnd_rewriter *rw, const struct rnd_tok_tag_attr *
         if (write) {
             if (r == RND_URL_REPLACE) {
                 out(rw, v + done, k - done);
-                out(rw, rw->us->d.repl, rw->us->d.repl_len);
                 rw->quote = at->quote;
-                rw->rest = rw->us->d.rest;
-                rest_out(rw, v + k + rw->us->d.consumed, e - k - rw->us->d.consumed);
+                write_replacement(rw, v + k, e - k); /* the whole URL: its rest too */
                 done = e;
             }
         }
@@ -1360,10 +1360,8 @@ static void url_replace_whole(struct rnd_rewriter *rw, const struct rnd_tok_tag_
     int r = url_decide_whole(rw, at->value, at->amp, at->amp == at->value_len, &plen);
     count_url(rw, r);
     rw->quote = at->quote;
-    rw->rest = rw->us->d.rest;
     emit_raw_upto(rw, at->raw);
-    out(rw, rw->us->d.repl, rw->us->d.repl_len);
-    rest_out(rw, at->value + rw->us->d.consumed, plen - rw->us->d.consumed);
+    write_replacement(rw, at->value, plen);
     if (rw->rest == RND_REST_COPY) {
         esc_out(rw, at->value + plen, at->amp - plen);
         drop_raw_upto(rw, at->raw + at->amp);

@@ -115,6 +115,12 @@ static int decide_foreign(const struct rnd_url_policy *p, const char *s, size_t 
     return RND_URL_REPLACE;
 }
 
+int rnd_url_is_path(const char *s, size_t n)
+{
+    return n >= 2 && s[0] == '/' && s[1] != '/' && s[1] != '\\' && s[1] != '\t' && s[1] != '\n' &&
+           s[1] != '\r';
+}
+
 int rnd_url_decide(const struct rnd_url_policy *p, const char *s, size_t n, int complete,
                    struct rnd_url_decision *d)
 {
@@ -131,6 +137,8 @@ int rnd_url_decide(const struct rnd_url_policy *p, const char *s, size_t n, int 
     d->consumed = 0;
     d->rest = RND_REST_COPY;
     d->kind = RND_URL_RELATIVE;
+    if (rnd_url_is_path(s, n))
+        return RND_URL_KEEP;
 
     size_t start = 0;
     while (start < n && (unsigned char)s[start] <= 0x20)

@@ -65,6 +65,10 @@ struct rnd_url_decision {
     char repl[RND_URL_REPL_MAX];
 };
 
+/* Whether s[0..n) starts a path ("/" and a byte that is not "/", "\\", tab, LF or CR): such a
+ * URL is relative whatever follows, and rnd_url_decide keeps it under any policy. */
+int rnd_url_is_path(const char *s, size_t n);
+
 #define RND_URL_NEED_MORE (-1)
 #define RND_URL_KEEP 0
 #define RND_URL_REPLACE 1
