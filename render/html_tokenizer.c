@@ -1979,6 +1979,14 @@ static size_t whole_tag(struct rnd_tok *t, const unsigned char *p, size_t lt, si
     return i + 1;
 }
 
+/* Index of the first byte of p[i..n) that ends a run of an unquoted value (K_UQ), or n. */
+static inline size_t uq_run(const unsigned char *p, size_t i, size_t n)
+{
+    while (i < n && !(kcls[p[i]] & K_UQ))
+        i++;
+    return i;
+}
+
 /* Whether name[0..n) (ASCII letters) is, case-insensitively, the last start tag's name: an
  * "appropriate end tag" in RCDATA, RAWTEXT and script data. */
 static int rawtext_end_tag(const struct rnd_tok *t, const unsigned char *name, size_t n)
@@ -2003,6 +2011,26 @@ static size_t fast(struct rnd_tok *t, const unsigned char *p, size_t i, size_t n
     const uint64_t pos = t->pos;
     size_t j;
     int c;
+    /* A run of bytes up to the state's next special byte (scan) becomes one event (emit: text or
+     * value); else a common character reference at p[i] is resolved; else p[i] is left to the
+     * code that follows (or to step() when no reference matched). */
+#define RUN_OR_REF(scan, emit)                                                                     \
+    do {                                                                                           \
+        j = (scan);                                                                                \
+        if (j > i) {                                                                               \
+            t->rend = pos + j;                                                                     \
+            emit(t, (const char *)p + i, j - i);                                                   \
+            i = j;                                                                                 \
+            goto dispatch;                                                                         \
+        }                                                                                          \
+        if (p[i] == '&') {                                                                         \
+            j = quick_ref(t, p, i, n);                                                             \
+            if (!j)                                                                                \
+                return i;                                                                          \
+            i += j;                                                                                \
+            goto dispatch;                                                                         \
+        }                                                                                          \
+    } while (0)
 #define EMIT_TAG(at)                                                                               \
     do {                                                                                           \
         i = (at) + 1;                                                                              \
@@ -2080,20 +2108,7 @@ data: /* S_DATA or S_RCDATA */
             }
         }
     } else {
-        j = scan_run(&f_data, p, i, n);
-        if (j > i) {
-            t->rend = pos + j;
-            text(t, (const char *)p + i, j - i);
-            i = j;
-            goto dispatch;
-        }
-        if (p[i] == '&') {
-            j = quick_ref(t, p, i, n);
-            if (!j)
-                return i;
-            i += j;
-            goto dispatch;
-        }
+        RUN_OR_REF(scan_run(&f_data, p, i, n), text);
         if (p[i] != '<')
             return i;
     }
@@ -2279,20 +2294,7 @@ value_q : { /* S_ATTR_VALUE_DQ or S_ATTR_VALUE_SQ */
         if (i == n)
             return n;
     } else {
-        j = scan_run(q == '"' ? &f_dq : &f_sq, p, i, n);
-        if (j > i) {
-            t->rend = pos + j;
-            value(t, (const char *)p + i, j - i);
-            i = j;
-            goto dispatch;
-        }
-        if (p[i] == '&') {
-            j = quick_ref(t, p, i, n);
-            if (!j)
-                return i;
-            i += j;
-            goto dispatch;
-        }
+        RUN_OR_REF(scan_run(q == '"' ? &f_dq : &f_sq, p, i, n), value);
         if (p[i] != q)
             return i;
     }
@@ -2331,22 +2333,7 @@ value_uq:
         if (i == n)
             return n;
     } else {
-        j = i;
-        while (j < n && !(kcls[p[j]] & K_UQ))
-            j++;
-        if (j > i) {
-            t->rend = pos + j;
-            value(t, (const char *)p + i, j - i);
-            i = j;
-            goto dispatch;
-        }
-        if (p[i] == '&') {
-            j = quick_ref(t, p, i, n);
-            if (!j)
-                return i;
-            i += j;
-            goto dispatch;
-        }
+        RUN_OR_REF(uq_run(p, i, n), value);
     }
     c = p[i];
     if (c == '>') {
@@ -2384,6 +2371,7 @@ generic : { /* the other states with runs (comments, script escapes, CDATA, PLAI
     goto dispatch;
 }
 #undef EMIT_TAG
+#undef RUN_OR_REF
 }
 
 void rnd_tok_feed(struct rnd_tok *t, const void *buf, size_t n)
